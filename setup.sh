@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# ponder's one set-up step for Debian 12.
+#
+#   ./setup.sh          install missing Debian packages, configure and build (into ./build)
+#   ./setup.sh test     the same, then run the whole test suite with CTest
+#
+# Idempotent: packages already installed are not touched, and an up-to-date build does nothing.
+# Package installation needs root; run it as root or as a user who may use sudo.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+BUILD_DIR=${PONDER_BUILD_DIR:-build}
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Exactly what the build and the tests need.
+PACKAGES=(
+    g++ cmake make pkg-config git
+    libreadline-dev libcli11-dev liblua5.4-dev libeigen3-dev libopenblas-dev
+    nlohmann-json3-dev libgtest-dev
+    libpcre2-dev libsqlite3-dev libcurl4-openssl-dev
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    if [[ $(id -u) -eq 0 ]]; then
+        SUDO=()
+    elif command -v sudo >/dev/null; then
+        SUDO=(sudo)
+    else
+        echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j"$JOBS"
+
+case "${1:-}" in
+    "") ;;
+    test)
+        ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS"
+        ;;
+    *)
+        echo "usage: ./setup.sh [test]" >&2
+        exit 2
+        ;;
+esac
