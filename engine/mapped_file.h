@@ -1,0 +1,28 @@
+#pragma once
+// A read-only memory map of a whole file (RAII). Model weights are used in place from the map,
+// never copied.
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+
+namespace ponder {
+
+class MappedFile {
+public:
+    // Throws ponder::Error naming the path when the file cannot be opened or mapped.
+    explicit MappedFile(const std::filesystem::path& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    std::span<const uint8_t> bytes() const { return {data_, size_}; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+}  // namespace ponder
