@@ -1,0 +1,18 @@
+#pragma once
+// Subcommands. Each file cli/cmd_NAME.cpp adds one subcommand to the parser; when the user
+// picks it, its parse callback stores what to run in `action`, and app.cpp runs that after
+// parsing, turning ponder::Error into a one-line message and exit code 1.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace ponder::cli {
+
+using CommandAction = std::function<int()>;
+
+void add_info_command(CLI::App& app, CommandAction& action);
+
+// Reads a whole argument that may be "-" for standard input.
+std::string text_or_stdin(const std::string& argument);
+
+}  // namespace ponder::cli
