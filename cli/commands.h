@@ -11,6 +11,7 @@ namespace ponder::cli {
 using CommandAction = std::function<int()>;
 
 void add_info_command(CLI::App& app, CommandAction& action);
+void add_tokenize_command(CLI::App&, CommandAction&);
 
 // Reads a whole argument that may be "-" for standard input.
 std::string text_or_stdin(const std::string& argument);
