@@ -167,32 +167,43 @@ void MergeTable::build(std::span<const std::pair<std::string_view, std::string_v
     slots_.assign(table_size(merges.size()), Slot{});
     mask_ = slots_.size() - 1;
     count_ = 0;
-    // Three vocabulary lookups per merge, each a likely cache miss in a large vocabulary: the
-    // index slots are fetched a few merges ahead.
-    constexpr size_t kAhead = 8;
-    struct Hashes {
-        uint64_t left, right, joined;
+    // Each merge takes three vocabulary lookups and one table insert, all likely cache misses
+    // in a large vocabulary. A three-stage pipeline hides them: hash and fetch the index slots,
+    // kStage merges later resolve the pieces and fetch the merge slot, kStage merges later
+    // insert.
+    constexpr size_t kStage = 8;
+    struct Pending {
+        uint64_t left_hash, right_hash, joined_hash;
+        int32_t left, right, result;
     };
-    std::array<Hashes, kAhead> ahead{};
+    std::array<Pending, 2 * kStage> ring{};
     std::string joined;
-    for (size_t i = 0; i < merges.size() + kAhead; ++i) {
-        if (i >= kAhead) {
-            const size_t m = i - kAhead;
-            const auto& [l, r] = merges[m];
-            const Hashes& h = ahead[m % kAhead];
-            const int32_t left = piece_or_add(l, h.left);
-            const int32_t right = piece_or_add(r, h.right);
-            joined.assign(l).append(r);
-            const int32_t result = piece_or_add(joined, h.joined);
-            insert(left, right, Merge{int32_t(m), result});
+    const size_t n = merges.size();
+    for (size_t i = 0; i < n + 2 * kStage; ++i) {
+        if (i >= 2 * kStage) {
+            const size_t m = i - 2 * kStage;
+            const Pending& p = ring[m % ring.size()];
+            insert(p.left, p.right, Merge{int32_t(m), p.result});
         }
-        if (i < merges.size()) {
+        if (i >= kStage && i - kStage < n) {
+            const size_t m = i - kStage;
+            const auto& [l, r] = merges[m];
+            Pending& p = ring[m % ring.size()];
+            p.left = piece_or_add(l, p.left_hash);
+            p.right = piece_or_add(r, p.right_hash);
+            joined.assign(l).append(r);
+            p.result = piece_or_add(joined, p.joined_hash);
+            __builtin_prefetch(&slots_[mix(key(p.left, p.right)) & mask_]);
+        }
+        if (i < n) {
             const auto& [l, r] = merges[i];
-            Hashes& h = ahead[i % kAhead];  // the slot merge i - kAhead just used
-            h = {hash_text(l), hash_text(r), hash_text(l, r)};
-            vocab_->prefetch(h.left);
-            vocab_->prefetch(h.right);
-            vocab_->prefetch(h.joined);
+            Pending& p = ring[i % ring.size()];  // merge i - 2 * kStage is done with it
+            p.left_hash = hash_text(l);
+            p.right_hash = hash_text(r);
+            p.joined_hash = hash_text(l, r);
+            vocab_->prefetch(p.left_hash);
+            vocab_->prefetch(p.right_hash);
+            vocab_->prefetch(p.joined_hash);
         }
     }
 }

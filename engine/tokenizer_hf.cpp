@@ -184,7 +184,10 @@ Tokenizer Tokenizer::from_hf(const std::filesystem::path& tokenizer_json) {
     bool prepend = false, replace_spaces = false, metaspace = false;
     for (const json& step : normalizers) {
         const std::string type = step.value("type", "");
-        if (type == "Prepend" && step.value("prepend", "") == kSpaceMark) {
+        if (type == "NFC") {
+            // Ignored, as llama.cpp ignores it for the GGUF of the same model (Qwen2 has it):
+            // the text is taken to be in NFC already.
+        } else if (type == "Prepend" && step.value("prepend", "") == kSpaceMark) {
             prepend = true;
         } else if (type == "Replace" && step.contains("pattern") &&
                    step["pattern"].value("String", "") == " " &&
@@ -227,14 +230,18 @@ Tokenizer Tokenizer::from_hf(const std::filesystem::path& tokenizer_json) {
             }
         }
     } else {
-        if (!normalizers.empty()) fail(src, ": unsupported normalizer for a byte-level tokenizer");
+        if (prepend) fail(src, ": Prepend normalizer in a byte-level tokenizer is not supported");
         std::vector<std::string> patterns = byte_level_patterns(pre_tokenizer, src);
         t.model_type = "gpt2";
         t.pre_type = preset_name_for(patterns);
         t.algorithm = Impl::Algorithm::bpe_bytes;
         t.sentencepiece_text = false;
         if (auto preset = bpe_preset(t.pre_type)) t.clean_spaces = preset->clean_spaces;
-        t.pre_tokenizer.emplace(patterns);
+        try {
+            t.pre_tokenizer.emplace(patterns);
+        } catch (const Error& e) {
+            fail(src, ": ", e.what());
+        }
     }
     t.ignore_merges = model.value("ignore_merges", false);
 
@@ -271,9 +278,12 @@ Tokenizer Tokenizer::from_hf(const std::filesystem::path& tokenizer_json) {
     if (auto unk = id_of(token_setting(config, "unk_token")); unk >= 0) t.unk = unk;
     if (auto pad = id_of(token_setting(config, "pad_token")); pad >= 0) t.pad = pad;
 
-    const json post = root.value("post_processor", json());
-    if (post.is_object() && post.value("type", "") == "TemplateProcessing" &&
-        post.contains("single")) {
+    // The post-processor that adds special tokens, possibly inside a Sequence (Llama 3).
+    json post;
+    for (const json& step : flatten(root.value("post_processor", json()), "processors")) {
+        if (step.value("type", "") == "TemplateProcessing") post = step;
+    }
+    if (post.is_object() && post.contains("single")) {
         const json& single = post["single"];
         auto special_of = [&](const json& item) -> TokenId {
             if (!item.contains("SpecialToken")) return -1;

@@ -436,6 +436,108 @@ TEST(TokenizerHf, SentencePieceLikeJsonMatchesTinyStoriesGgufOnOrdinaryText) {
         EXPECT_EQ(hf.decode(a, false), gguf.decode(b, false));
         EXPECT_EQ(hf.decode(a, false), " " + text);  // the space prefix stays after BOS
     }
+    // Merging by rank (tokenizer.json) and by score (GGUF, scores = -id) agree even on letter
+    // soup, as long as every character is in the vocabulary.
+    std::mt19937 rng(11);
+    const std::string alphabet = " abcdehilnorstuwyTLS.,!\"'";
+    for (int round = 0; round < 2000; ++round) {
+        std::string text;
+        for (size_t n = 1 + rng() % 40; n > 0; --n) text += alphabet[rng() % alphabet.size()];
+        ASSERT_EQ(hf.encode(text, true, true), gguf.encode(text, true, true)) << "'" << text << "'";
+    }
+}
+
+// A tokenizer.json derived from a shared one, with some parts replaced.
+fs::path derived_json(const ponder::test::TempDir& dir, const fs::path& original,
+                      const nlohmann::json& changes) {
+    nlohmann::json j = nlohmann::json::parse(read_file(original));
+    for (const auto& [key, value] : changes.items()) j[key] = value;
+    const fs::path path = dir.path() / "tokenizer.json";
+    ponder::test::write_file(path, j.dump());
+    return path;
+}
+
+TEST(TokenizerHf, ByteLevelShapesMapToTheirGgufPreTokenizers) {
+    PONDER_REQUIRE_SHARED("models/smollm2-tokenizer.json");
+    const fs::path original = shared_dir() / "models/smollm2-tokenizer.json";
+    ponder::test::TempDir dir;
+    using nlohmann::json;
+    auto split_then_bytes = [](const std::string& regex) {
+        return json{{"type", "Sequence"},
+                    {"pretokenizers", json::array({json{{"type", "Split"},
+                                                        {"pattern", {{"Regex", regex}}},
+                                                        {"behavior", "Isolated"},
+                                                        {"invert", false}},
+                                                   json{{"type", "ByteLevel"},
+                                                        {"add_prefix_space", false},
+                                                        {"use_regex", false}}})}};
+    };
+    // Llama 3: its regex, BOS added by a TemplateProcessing inside a Sequence.
+    const std::string llama3 =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+        "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    const json template_processing = {
+        {"type", "TemplateProcessing"},
+        {"single", json::array({json{{"SpecialToken", {{"id", "<|im_start|>"}, {"type_id", 0}}}},
+                                json{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})}};
+    auto path = derived_json(
+        dir, original,
+        {{"pre_tokenizer", split_then_bytes(llama3)},
+         {"post_processor",
+          {{"type", "Sequence"},
+           {"processors", json::array({json{{"type", "ByteLevel"}}, template_processing})}}}});
+    Tokenizer tok = Tokenizer::from_hf(path);
+    EXPECT_EQ(tok.pre_type(), "llama-bpe");
+    EXPECT_TRUE(tok.adds_bos());
+    EXPECT_EQ(tok.bos(), tok.find("<|im_start|>"));
+    EXPECT_EQ(tok.encode("Hi", true, false).front(), *tok.find("<|im_start|>"));
+
+    // Qwen2: its regex, behind an NFC normalizer (ignored, as llama.cpp does).
+    const std::string qwen2 =
+        "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+        "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    path = derived_json(
+        dir, original,
+        {{"pre_tokenizer", split_then_bytes(qwen2)}, {"normalizer", {{"type", "NFC"}}}});
+    tok = Tokenizer::from_hf(path);
+    EXPECT_EQ(tok.pre_type(), "qwen2");
+    EXPECT_FALSE(tok.adds_bos());
+    // Digits one by one (qwen2) where the Llama 3 expression takes up to three.
+    const auto ids = tok.encode("2024", false, false);
+    EXPECT_EQ(ids.size(), 4u);
+
+    // GPT-2: the ByteLevel regex alone.
+    path =
+        derived_json(dir, original,
+                     {{"pre_tokenizer",
+                       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}}});
+    EXPECT_EQ(Tokenizer::from_hf(path).pre_type(), "gpt-2");
+
+    // An expression outside llama.cpp's list still runs.
+    path = derived_json(dir, original, {{"pre_tokenizer", split_then_bytes("[a-z]+|[^a-z]+")}});
+    tok = Tokenizer::from_hf(path);
+    EXPECT_EQ(tok.pre_type(), "hf");
+    EXPECT_EQ(tok.decode(tok.encode("abc DEF ghi", false, false), false), "abc DEF ghi");
+}
+
+TEST(TokenizerHf, MetaspaceFormMatchesNormalizerForm) {
+    PONDER_REQUIRE_SHARED("models/tinystories-656k-hf/tokenizer.json");
+    const fs::path original = shared_dir() / "models/tinystories-656k-hf/tokenizer.json";
+    const Tokenizer normalizer_form = Tokenizer::from_hf(original);
+    ponder::test::TempDir dir;
+    const auto path = derived_json(dir, original,
+                                   {{"normalizer", nullptr},
+                                    {"pre_tokenizer",
+                                     {{"type", "Metaspace"},
+                                      {"replacement", "\u2581"},
+                                      {"prepend_scheme", "always"},
+                                      {"split", false}}}});
+    const Tokenizer metaspace_form = Tokenizer::from_hf(path);
+    for (const std::string text :
+         {"Once upon a time, there was a dog.", "Lily and Ben went to the park."}) {
+        EXPECT_EQ(metaspace_form.encode(text, true, true), normalizer_form.encode(text, true, true))
+            << text;
+    }
 }
 
 TEST(TokenizerHf, UnsupportedShapesAreRejectedNamingTheFile) {
@@ -658,7 +760,9 @@ std::string stream(const Tokenizer& tok, const std::vector<TokenId>& ids,
 TEST(TokenizerStream, NeverSplitsCharactersAndMatchesDecode) {
     PONDER_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
     const std::string text =
-        "Emoji 🙂🚀👩‍👩‍👧 and CJK 你好，世界。 Ünïcödé — ok? Yes , it 's fine . "
+        "Emoji 🙂🚀👩‍👩‍👧 and CJK 你好，世界。 Ünïcödé — ok? Yes , it 's "
+        "fine "
+        ". "
         "'quote' ";
     size_t split_seen = 0;
     for (const fs::path& file : all_vocab_files()) {
