@@ -71,11 +71,14 @@ int run_tokenize(const TokenizeOptions& opt) {
     const std::vector<TokenId> ids = tokenizer.encode(text, !opt.no_bos, !opt.no_special);
 
     if (opt.json) {
-        nlohmann::json pieces = nlohmann::json::array();
+        nlohmann::ordered_json pieces = nlohmann::ordered_json::array();
         for (TokenId id : ids) pieces.push_back(tokenizer.piece(id, true));
-        const nlohmann::json out = {{"tokens", ids}, {"pieces", pieces}};
+        nlohmann::ordered_json out;
+        out["tokens"] = ids;
+        out["pieces"] = pieces;
         // A piece may be part of a UTF-8 character: such bytes are shown as U+FFFD.
-        std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                  << "\n";
         return 0;
     }
     for (TokenId id : ids) {

@@ -83,6 +83,7 @@ public:
 private:
     struct Impl;
     explicit Tokenizer(std::unique_ptr<Impl> impl);
+    static Tokenizer load_hf(const std::filesystem::path& tokenizer_json);
     std::unique_ptr<Impl> impl_;
 };
 

@@ -125,6 +125,15 @@ Tokenizer Tokenizer::from_hf(const std::filesystem::path& tokenizer_json) {
     fs::path path = tokenizer_json;
     if (fs::is_directory(path)) path /= "tokenizer.json";
     if (!fs::exists(path)) fail(path.string(), ": no such file");
+    try {
+        return load_hf(path);
+    } catch (const json::exception& e) {
+        // A field of an unexpected type or a missing one.
+        fail(path.string(), ": malformed tokenizer.json: ", e.what());
+    }
+}
+
+Tokenizer Tokenizer::load_hf(const std::filesystem::path& path) {
     const std::string src = path.string();
     const json root = parse_json(path);
     if (!root.is_object() || !root.contains("model")) fail(src, ": no \"model\" in tokenizer.json");

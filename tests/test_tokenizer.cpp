@@ -556,6 +556,12 @@ TEST(TokenizerHf, UnsupportedShapesAreRejectedNamingTheFile) {
     EXPECT_THROW(Tokenizer::from_hf(path), ponder::Error);
     ponder::test::write_file(path, "{ not json");
     EXPECT_THROW(Tokenizer::from_hf(path), ponder::Error);
+    ponder::test::write_file(path,
+                             R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})");
+    EXPECT_THROW(Tokenizer::from_hf(path), ponder::Error);
+    ponder::test::write_file(
+        path, R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 2}, "merges": []}})");
+    EXPECT_THROW(Tokenizer::from_hf(path), ponder::Error);  // id 1 missing
     EXPECT_THROW(Tokenizer::from_hf(dir.path() / "missing.json"), ponder::Error);
 }
 
@@ -760,7 +766,8 @@ std::string stream(const Tokenizer& tok, const std::vector<TokenId>& ids,
 TEST(TokenizerStream, NeverSplitsCharactersAndMatchesDecode) {
     PONDER_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
     const std::string text =
-        "Emoji 🙂🚀👩‍👩‍👧 and CJK 你好，世界。 Ünïcödé — ok? Yes , it 's "
+        "Emoji 🙂🚀👩‍👩‍👧 and CJK 你好，世界。 Ünïcödé — ok? Yes , it "
+        "'s "
         "fine "
         ". "
         "'quote' ";
