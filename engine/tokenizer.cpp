@@ -494,10 +494,20 @@ std::vector<TokenId> Tokenizer::Impl::encode(std::string_view text, bool add_spe
     };
     std::vector<Fragment> fragments, next;
     if (!text.empty()) fragments.push_back({0, text.size(), -1});
+    // Which byte pairs occur in the text: most special tokens (e.g. thousands of "<unused..>")
+    // can be skipped without searching for them.
+    std::vector<bool> pairs(text.size() > 1024 ? 65536 : 0);
+    for (size_t i = 0; !pairs.empty() && i + 1 < text.size(); ++i) {
+        pairs[size_t(uint8_t(text[i])) << 8 | uint8_t(text[i + 1])] = true;
+    }
     for (TokenId special : special_tokens) {
         const uint16_t attr = attrs[special];
         if (!parse_special && (attr & (attr_control | attr_unknown))) continue;
         const std::string_view token_text = vocab.text(special);
+        if (!pairs.empty() && token_text.size() > 1 &&
+            !pairs[size_t(uint8_t(token_text[0])) << 8 | uint8_t(token_text[1])]) {
+            continue;
+        }
         bool split = false;
         next.clear();
         for (const Fragment& f : fragments) {

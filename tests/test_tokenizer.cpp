@@ -600,6 +600,52 @@ TEST(TokenizerGguf, UnknownPreTokenizerIsAnErrorNamingFileAndValue) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Special tokens in raw text
+
+TEST(TokenizerSpecial, LongestSpecialTokenWinsAndControlTokensNeedParsing) {
+    ponder::test::TempDir dir;
+    const fs::path path = dir.path() / "vocab.gguf";
+    ponder::GgufWriter w;
+    w.set_string("tokenizer.ggml.model", "llama");
+    const std::vector<std::string> tokens = {"<unk>",  "<s>", "</s>", "<x>",
+                                             "<x><y>", "<y>", "<u>",  "\xE2\x96\x81"};
+    w.set("tokenizer.ggml.tokens", ponder::GgufValue::string_array(tokens));
+    const std::vector<int32_t> types = {2, 3, 3, 3, 3, 3, 4, 1};
+    w.set("tokenizer.ggml.token_type", ponder::GgufValue::i32_array(types));
+    const std::vector<float> scores(tokens.size(), 0.0f);
+    w.set("tokenizer.ggml.scores", ponder::GgufValue::f32_array(scores));
+    w.write(path);
+    const Tokenizer tok = Tokenizer::from_gguf(ponder::GgufFile::open(path));
+    EXPECT_EQ(tok.encode("<x><y><x>", false, true), (std::vector<TokenId>{4, 3}));
+    EXPECT_EQ(tok.encode("<y><x><y>", false, true), (std::vector<TokenId>{5, 4}));
+    // Without parsing, control tokens are text (here unknown characters), but user-defined
+    // ones are still cut out.
+    const auto plain = tok.encode("<x><u>", false, false);
+    EXPECT_EQ(std::count(plain.begin(), plain.end(), 3), 0);
+    EXPECT_EQ(std::count(plain.begin(), plain.end(), 6), 1);
+    EXPECT_EQ(tok.piece(6, false), "<u>");  // user-defined tokens always render
+    EXPECT_EQ(tok.piece(3, false), "");     // control tokens only when asked
+    EXPECT_EQ(tok.piece(3, true), "<x>");
+}
+
+TEST(TokenizerSpecial, Phi3SpecialTokensSwallowFollowingSpaces) {
+    PONDER_REQUIRE_SHARED("vocab/ggml-vocab-phi-3.gguf");
+    PONDER_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
+    // llama.cpp sets rstrip on Phi-3's special tokens (known by the model name); no other
+    // SentencePiece vocabulary here strips.
+    const Tokenizer phi3 =
+        Tokenizer::from_gguf(ponder::GgufFile::open(shared_dir() / "vocab/ggml-vocab-phi-3.gguf"));
+    EXPECT_EQ(phi3.encode("<|user|>  Hello<|end|>\n x", false, true),
+              phi3.encode("<|user|>Hello<|end|>x", false, true));
+    EXPECT_TRUE(phi3.is_end_of_generation(*phi3.find("<|end|>")));
+    EXPECT_TRUE(phi3.is_end_of_generation(*phi3.find("<|endoftext|>")));
+    EXPECT_FALSE(phi3.is_end_of_generation(*phi3.find("<|user|>")));
+    const Tokenizer llama = Tokenizer::from_gguf(
+        ponder::GgufFile::open(shared_dir() / "vocab/ggml-vocab-llama-spm.gguf"));
+    EXPECT_NE(llama.encode("<s>  Hello", false, true), llama.encode("<s>Hello", false, true));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Pre-tokenizers: llama.cpp's hand-written scanners against the regular expressions they stand
 // for, run on PCRE2 (the same pattern spelled differently is not recognised as a scanner's).
 
