@@ -129,9 +129,14 @@ void Vocabulary::add(std::string_view text, std::string_view source) {
 void Vocabulary::index(std::string_view source) {
     slots_.assign(table_size(size_t(size())), 0);
     mask_ = slots_.size() - 1;
+    // Hashes first (a sequential pass), so that each insert's slot can be fetched ahead.
+    std::vector<uint64_t> hashes(static_cast<size_t>(size()));
+    for (TokenId id = 0; id < size(); ++id) hashes[size_t(id)] = hash_text(text(id));
+    constexpr TokenId kAhead = 16;
     for (TokenId id = 0; id < size(); ++id) {
+        if (id + kAhead < size()) prefetch(hashes[size_t(id + kAhead)]);
         const std::string_view t = text(id);
-        const uint64_t h = hash_text(t);
+        const uint64_t h = hashes[size_t(id)];
         size_t i = h & mask_;
         for (; slots_[i] != 0; i = (i + 1) & mask_) {
             const TokenId other = TokenId(uint32_t(slots_[i])) - 1;
