@@ -1,5 +1,5 @@
 #pragma once
-// The generated code point table behind ponder::unicode::category (see gen_unicode_data.py).
+// The generated code point table behind ponder::unicode::category (see tools/gen_unicode_data.py).
 #include <cstdint>
 #include <span>
 
