@@ -24,7 +24,7 @@ struct Program;
 // Bounds on one render. Exceeding any of them ends the render with an Error that says which.
 struct Limits {
     std::size_t max_output_bytes = 16u << 20;  // also the longest string a template may build
-    std::size_t max_steps = 20'000'000;        // expressions evaluated and statements run
+    std::size_t max_steps = 10'000'000;        // expressions evaluated and statements run
     std::chrono::milliseconds max_time{10'000};
     int max_call_depth = 100;                      // nested macro calls and recursive loops
     int max_nesting = 64;                          // lists and dicts inside each other

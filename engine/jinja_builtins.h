@@ -45,6 +45,10 @@ class BoundArgs {
     std::vector<const Value*> slots_;
 };
 
+// An argument that must be an int (or bool), or a str; faults naming `what` otherwise.
+std::int64_t int_argument(const Value& v, std::string_view what);
+const std::string& string_argument(const Value& v, std::string_view what);
+
 // Python's printf-style formatting, as `fmt % values` and the format filter use it.
 std::string percent_format(Renderer& renderer, std::string_view fmt, const Value& values);
 

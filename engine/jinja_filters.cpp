@@ -23,12 +23,6 @@ Value integer(std::size_t n) {
     return Value::integer(static_cast<std::int64_t>(n));
 }
 
-std::int64_t int_arg(const Value& v, std::string_view what) {
-    if (v.is_int() || v.is_bool()) return v.as_int();
-    if (v.is_undefined()) fault(v.undefined_message());
-    fault(what, " must be an integer, not ", v.type_name());
-}
-
 std::string lower_if_string(const Value& v) {
     return v.is_string() ? text::lower(v.as_string()) : std::string();
 }
@@ -116,7 +110,7 @@ Value f_attr(Renderer& r, const Value& v, CallArgs& args) {
 
 Value f_batch(Renderer& r, const Value& v, CallArgs& args) {
     BoundArgs a("batch", args, {"linecount", "fill_with"});
-    std::int64_t count = int_arg(a.get(0), "linecount");
+    std::int64_t count = int_argument(a.get(0), "linecount");
     if (count <= 0) fault("batch() linecount must be positive");
     Value fill = a.get_or(1, Value::none());
     ValueList batches;
@@ -305,7 +299,7 @@ Value f_int(Renderer&, const Value& v, CallArgs& args) {
         return Value::integer(static_cast<std::int64_t>(std::trunc(d)));
     }
     if (v.is_string()) {
-        int base = static_cast<int>(int_arg(a.get_or(1, Value::integer(10)), "base"));
+        int base = static_cast<int>(int_argument(a.get_or(1, Value::integer(10)), "base"));
         if (std::optional<std::int64_t> i = parse_python_int(v.as_string(), base))
             return Value::integer(*i);
         if (std::optional<double> d = parse_python_float(v.as_string()))
@@ -338,12 +332,16 @@ Value f_indent(Renderer& r, const Value& v, CallArgs& args) {
     if (width.is_string()) {
         indentation = width.as_string();
     } else {
-        std::int64_t n = int_arg(width, "indent width");
+        std::int64_t n = int_argument(width, "indent width");
         if (n > 4096) fault("indent width too large");
         indentation.assign(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)), ' ');
     }
-    std::string s =
-        soft_str(r, v) + "\n";  // as jinja2 does, so splitlines keeps a final blank line
+    // jinja2 appends "\n" to the value itself (so that splitlines keeps a final blank line),
+    // which only strings survive.
+    if (v.is_undefined()) fault(v.undefined_message());
+    if (!v.is_string())
+        fault("unsupported operand type(s) for +=: '", v.type_name(), "' and 'str'");
+    std::string s = v.as_string() + "\n";
     std::vector<std::string> lines = text::splitlines(s, false);
     std::string out;
     std::size_t estimate = s.size() + lines.size() * indentation.size();
@@ -548,7 +546,7 @@ double python_round(double x, std::int64_t digits) {
 
 Value f_round(Renderer&, const Value& v, CallArgs& args) {
     BoundArgs a("round", args, {"precision", "method"});
-    std::int64_t precision = int_arg(a.get_or(0, Value::integer(0)), "precision");
+    std::int64_t precision = int_argument(a.get_or(0, Value::integer(0)), "precision");
     std::string method = a.has(1) && a.get(1).is_string() ? a.get(1).as_string() : "common";
     if (method != "common" && method != "ceil" && method != "floor")
         fault("method must be common, ceil or floor");
@@ -572,7 +570,7 @@ Value f_safe(Renderer&, const Value& v, CallArgs& args) {
 
 Value f_slice(Renderer& r, const Value& v, CallArgs& args) {
     BoundArgs a("slice", args, {"slices", "fill_with"});
-    std::int64_t slices = int_arg(a.get(0), "slices");
+    std::int64_t slices = int_argument(a.get(0), "slices");
     if (slices <= 0 || static_cast<std::size_t>(slices) > r.limits().max_items)
         fault("slice() count out of range");
     Value fill = a.get_or(1, Value::none());
@@ -675,7 +673,7 @@ void set_indent(JsonStyle& style, const Value& indent) {
     if (indent.is_string()) {
         style.indent = indent.as_string();
     } else {
-        std::int64_t n = int_arg(indent, "indent");
+        std::int64_t n = int_argument(indent, "indent");
         if (n > 4096) fault("indent too large");
         style.indent =
             std::string(static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, 4096)), ' ');
@@ -722,10 +720,10 @@ Value f_trim(Renderer& r, const Value& v, CallArgs& args) {
 
 Value f_truncate(Renderer& r, const Value& v, CallArgs& args) {
     BoundArgs a("truncate", args, {"length", "killwords", "end", "leeway"});
-    std::int64_t length = int_arg(a.get_or(0, Value::integer(255)), "length");
+    std::int64_t length = int_argument(a.get_or(0, Value::integer(255)), "length");
     bool killwords = truthy(a.get_or(1, Value::boolean(false)));
     std::string end = soft_str(r, a.get_or(2, Value::string("...")));
-    std::int64_t leeway = int_arg(a.get_or(3, Value::integer(5)), "leeway");
+    std::int64_t leeway = int_argument(a.get_or(3, Value::integer(5)), "leeway");
     std::vector<char32_t> cps = text::decode_all(soft_str(r, v));
     const auto end_length = static_cast<std::int64_t>(text::length(end));
     if (length < end_length) fault("expected length >= ", end_length, ", got ", length);
@@ -885,9 +883,10 @@ bool t_sequence(Renderer&, const Value& v, CallArgs& a) {
     no_args(a, "sequence");
     return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
 }
+// Undefined counts as callable too: jinja2's Undefined defines __call__ (to raise).
 bool t_callable(Renderer&, const Value& v, CallArgs& a) {
     no_args(a, "callable");
-    return v.is_object() && v.as_object().is_callable();
+    return v.is_undefined() || (v.is_object() && v.as_object().is_callable());
 }
 
 // Python's `x % m == want` for a float x.
@@ -955,10 +954,10 @@ bool t_sameas(Renderer&, const Value& v, CallArgs& a) {
     return equal(v, other);
 }
 
-bool cased_all(const Value& v, bool want_lower) {
-    if (!v.is_string()) return false;
+// jinja2's lower and upper tests look at str(value).
+bool cased_all(Renderer& r, const Value& v, bool want_lower) {
     bool any_cased = false;
-    const std::string& s = v.as_string();
+    const std::string s = to_str(v, r.value_limits());
     for (std::size_t pos = 0; pos < s.size();) {
         char32_t cp = text::decode(s, pos);
         if (!text::is_cased(cp)) continue;
@@ -968,11 +967,11 @@ bool cased_all(const Value& v, bool want_lower) {
     }
     return any_cased;
 }
-bool t_lower(Renderer&, const Value& v, CallArgs& a) {
-    return no_args(a, "lower"), cased_all(v, true);
+bool t_lower(Renderer& r, const Value& v, CallArgs& a) {
+    return no_args(a, "lower"), cased_all(r, v, true);
 }
-bool t_upper(Renderer&, const Value& v, CallArgs& a) {
-    return no_args(a, "upper"), cased_all(v, false);
+bool t_upper(Renderer& r, const Value& v, CallArgs& a) {
+    return no_args(a, "upper"), cased_all(r, v, false);
 }
 
 bool t_filter(Renderer&, const Value& v, CallArgs& a) {
