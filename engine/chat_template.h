@@ -38,7 +38,7 @@ struct ChatTemplateOptions {
 };
 
 class ChatTemplate {
-public:
+  public:
     // Throws Error ("chat template syntax error at line L:C: ...") if the template is invalid.
     static ChatTemplate parse(std::string_view source);
 
@@ -56,7 +56,7 @@ public:
 
     const std::string& source() const { return source_; }
 
-private:
+  private:
     ChatTemplate(std::string source, jinja::Template compiled);
 
     std::string source_;

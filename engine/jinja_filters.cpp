@@ -282,6 +282,7 @@ std::optional<std::int64_t> parse_python_int(std::string_view raw, int base) {
 
 Value f_float(Renderer&, const Value& v, CallArgs& args) {
     BoundArgs a("float", args, {"default"});
+    if (v.is_undefined()) fault(v.undefined_message());  // float(Undefined) raises in jinja2
     if (v.is_number()) return Value::floating(v.as_float());
     if (v.is_string())
         if (std::optional<double> d = parse_python_float(v.as_string())) return Value::floating(*d);
@@ -291,6 +292,7 @@ Value f_float(Renderer&, const Value& v, CallArgs& args) {
 Value f_int(Renderer&, const Value& v, CallArgs& args) {
     BoundArgs a("int", args, {"default", "base"});
     Value fallback = a.get_or(0, Value::integer(0));
+    if (v.is_undefined()) fault(v.undefined_message());  // int(Undefined) raises in jinja2
     if (v.is_int() || v.is_bool()) return Value::integer(v.as_int());
     if (v.is_float()) {
         double d = v.as_float();

@@ -183,7 +183,6 @@ std::string percent_format(Renderer& r, std::string_view fmt, const Value& value
         args.push_back(values);
     }
     std::size_t next_arg = 0;
-    bool used_mapping = false;
     std::string out;
     for (std::size_t i = 0; i < fmt.size(); ++i) {
         if (fmt[i] != '%') {
@@ -203,7 +202,6 @@ std::string percent_format(Renderer& r, std::string_view fmt, const Value& value
             std::string key(fmt.substr(i + 1, close - i - 1));
             arg = mapping->find(key);
             if (arg == nullptr) fault("KeyError: '", key, "'");
-            used_mapping = true;
             i = close + 1;
         }
         std::string flags;
@@ -302,9 +300,10 @@ std::string percent_format(Renderer& r, std::string_view fmt, const Value& value
         if (out.size() > r.limits().max_output_bytes)
             fault("string of more than ", r.limits().max_output_bytes, " bytes (rendering limit)");
     }
-    if (mapping == nullptr && next_arg < args.size())
+    // Python skips this check for anything with __getitem__ that is not a tuple (dicts, lists).
+    const bool lenient = values.is_dict() || (values.is_list() && !values.is_tuple());
+    if (!lenient && next_arg < args.size())
         fault("not all arguments converted during string formatting");
-    (void)used_mapping;
     return out;
 }
 

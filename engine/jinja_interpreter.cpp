@@ -396,6 +396,11 @@ ValueList Renderer::iterate(const Value& v) {
     }
 }
 
+std::shared_ptr<const ValueList> Renderer::iterate_shared(const Value& v) {
+    if (v.is_list()) return v.shared_items();
+    return std::make_shared<const ValueList>(iterate(v));
+}
+
 bool Renderer::contains(const Value& container, const Value& item) {
     switch (container.kind()) {
         case Value::Kind::undefined:
@@ -408,6 +413,8 @@ bool Renderer::contains(const Value& container, const Value& item) {
             return std::any_of(container.as_list().begin(), container.as_list().end(),
                                [&](const Value& v) { return equal(v, item); });
         case Value::Kind::dict:
+            if ((item.is_list() && !item.is_tuple()) || item.is_dict())
+                fault("unhashable type: '", item.type_name(), "'");
             return container.find(item) != nullptr;
         default:
             fault("argument of type '", container.type_name(), "' is not iterable");
@@ -762,14 +769,14 @@ Renderer::Flow Renderer::exec_node(const Stmt& s) {
 
 void Renderer::exec_for(const ForStmt& s) {
     Value iterable = eval(*s.iterable);
-    ValueList items;
+    std::shared_ptr<const ValueList> items;
     try {
-        items = iterate(iterable);
+        items = iterate_shared(iterable);
     } catch (TemplateFault& f) {
         f.set_offset_if_unknown(s.iterable->offset);
         throw;
     }
-    run_loop(s, items, 1);
+    run_loop(s, std::move(items), 1);
 }
 
 Value Renderer::run_recursive_loop(const ForStmt& loop, const std::shared_ptr<Scope>& closure,
@@ -777,23 +784,22 @@ Value Renderer::run_recursive_loop(const ForStmt& loop, const std::shared_ptr<Sc
     CallDepth guard(*this, "a recursive loop");
     OutputCapture capture(*this);
     ScopeSwitch outer(*this, closure);
-    run_loop(loop, iterate(items), depth);
+    run_loop(loop, iterate_shared(items), depth);
     return make_string(capture.take());
 }
 
-void Renderer::run_loop(const ForStmt& s, const ValueList& all_items, int depth) {
-    auto items = std::make_shared<ValueList>();
+void Renderer::run_loop(const ForStmt& s, std::shared_ptr<const ValueList> items, int depth) {
     if (s.filter) {
         // `for x in y if cond`: the condition sees the loop variables, not `loop`.
-        for (const Value& candidate : all_items) {
+        auto passed = std::make_shared<ValueList>();
+        for (const Value& candidate : *items) {
             tick();
             auto probe = std::make_shared<Scope>(scope_);
             bind(*probe, s.target, candidate);
             ScopeSwitch in_probe(*this, probe);
-            if (truthy(eval(*s.filter))) items->push_back(candidate);
+            if (truthy(eval(*s.filter))) passed->push_back(candidate);
         }
-    } else {
-        *items = all_items;
+        items = std::move(passed);
     }
     if (items->empty()) {
         ScopeSwitch inner(*this, std::make_shared<Scope>(scope_));

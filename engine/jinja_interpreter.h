@@ -56,6 +56,8 @@ class Renderer {
     Value call(const Value& callee, CallArgs args);
     // Python iteration: list items, dict keys, string characters; Undefined is empty.
     ValueList iterate(const Value& v);
+    // The same, sharing a list's items instead of copying them.
+    std::shared_ptr<const ValueList> iterate_shared(const Value& v);
     bool contains(const Value& container, const Value& item);
     Value apply_filter(std::string_view name, const Value& input, CallArgs args);
     bool apply_test(std::string_view name, const Value& input, CallArgs args);
@@ -87,7 +89,7 @@ class Renderer {
     Flow exec(const Stmt& s);
     Flow exec_node(const Stmt& s);
     void exec_for(const ForStmt& s);
-    void run_loop(const ForStmt& s, const ValueList& items, int depth);
+    void run_loop(const ForStmt& s, std::shared_ptr<const ValueList> items, int depth);
     void bind(Scope& scope, const Target& target, const Value& value);
     std::string render_body_to_string(const Body& body);
 

@@ -418,6 +418,11 @@ const ValueList& Value::as_list() const {
     return std::get<ListPtr>(data_)->items;
 }
 
+std::shared_ptr<const ValueList> Value::shared_items() const {
+    const ListPtr& list = std::get<ListPtr>(data_);
+    return std::shared_ptr<const ValueList>(list, &list->items);
+}
+
 const std::vector<std::pair<Value, Value>>& Value::as_dict() const {
     return std::get<DictPtr>(data_)->entries;
 }

@@ -99,6 +99,8 @@ class Value {
     double as_float() const;      // int, bool or float
     const std::string& as_string() const { return *std::get<StringPtr>(data_); }
     const ValueList& as_list() const;
+    // The items of a list or tuple, sharing ownership with this value (no copy).
+    std::shared_ptr<const ValueList> shared_items() const;
     const std::vector<std::pair<Value, Value>>& as_dict() const;
     Object& as_object() const { return *std::get<ObjectPtr>(data_); }
     const std::shared_ptr<Object>& object_ptr() const { return std::get<ObjectPtr>(data_); }

@@ -467,11 +467,13 @@ TEST(ChatTemplateJinja, SyntaxErrorsNameLineAndColumn) {
 
 class ChatTemplateLimits : public ::testing::Test {
   protected:
-    // Renders a runaway template with the default limits; it must fail quickly with `reason`.
-    void expect_stopped(std::string_view source, std::string_view reason) {
+    // Renders a runaway template (with the default limits unless told otherwise); it must fail
+    // quickly with `reason`.
+    void expect_stopped(std::string_view source, std::string_view reason,
+                        const jinja::RenderOptions& options = {}) {
         SCOPED_TRACE(source);
         auto start = std::chrono::steady_clock::now();
-        std::string message = render_error(source);
+        std::string message = render_error(source, sample_context(), options);
         auto elapsed = std::chrono::steady_clock::now() - start;
         EXPECT_NE(message.find(reason), std::string::npos) << message;
         EXPECT_LT(elapsed, std::chrono::seconds(30)) << "limits must stop a runaway render early";
@@ -484,9 +486,13 @@ TEST_F(ChatTemplateLimits, HugeRangeIsRefused) {
 }
 
 TEST_F(ChatTemplateLimits, EndlessLoopingRunsOutOfSteps) {
+    // A smaller step budget than the default (10 million), so that slow sanitizer builds reach it
+    // before the time limit.
+    jinja::RenderOptions options;
+    options.limits.max_steps = 1'000'000;
     expect_stopped(
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-        "steps (rendering limit)");
+        "template ran more than 1000000 steps (rendering limit)", options);
 }
 
 TEST_F(ChatTemplateLimits, RunawayMacroRecursionIsStopped) {
@@ -531,7 +537,8 @@ TEST_F(ChatTemplateLimits, TimeLimitStopsExpensiveWork) {
     options.limits.max_time = std::chrono::milliseconds(50);
     auto start = std::chrono::steady_clock::now();
     std::string message = render_error(
-        "{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}",
+        "{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
         sample_context(), options);
     EXPECT_NE(message.find("longer than 50 ms"), std::string::npos) << message;
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
@@ -542,9 +549,18 @@ TEST_F(ChatTemplateLimits, DeepSyntaxAndDeepInputDoNotCrash) {
     std::string message = error_from([&] { jinja::Template::parse(deep); });
     EXPECT_NE(message.find("nested more than"), std::string::npos) << message;
 
-    json nested = json::parse(std::string(5000, '[') + std::string(5000, ']'));
-    message = render_error("{{ deep }}", json{{"deep", nested}});
+    // Moved, not copied, into the context: nlohmann::json copies recursively.
+    json context = json::object();
+    context["deep"] = json::parse(std::string(5000, '[') + std::string(5000, ']'));
+    message = render_error("{{ deep }}", context);
     EXPECT_NE(message.find("nested more than 64 levels deep"), std::string::npos) << message;
+
+    json messages = json::array();
+    messages.push_back(json::object({{"role", "user"}}));
+    messages[0]["content"] = std::move(context["deep"]);
+    message = error_from([&] { ChatTemplate::chatml().render(messages); });
+    EXPECT_NE(message.find("messages nested more than 64 levels deep"), std::string::npos)
+        << message;
 }
 
 TEST_F(ChatTemplateLimits, CustomLimitsApply) {
