@@ -47,10 +47,11 @@ class ChatTemplate {
     static ChatTemplate chatml();
 
     // `messages` is the Hugging Face form: an array of objects with "role" and "content", and any
-    // other fields ("tool_calls", "name", ...), all visible to the template. Key order is kept:
-    // it shows in tojson output. Throws Error with the template position on runtime errors,
-    // including the template's own raise_exception ("chat template raised an error at line
-    // L:C: ...").
+    // other fields ("tool_calls", "name", ...), all visible to the template. Key order is kept
+    // and shows in tojson output, which is why this takes nlohmann::ordered_json (a
+    // nlohmann::json converts, but has already sorted its keys). Throws Error with the template
+    // position on runtime errors, including the template's own raise_exception ("chat template
+    // raised an error at line L:C: ...").
     std::string render(const nlohmann::ordered_json& messages,
                        const ChatTemplateOptions& options = {}) const;
 

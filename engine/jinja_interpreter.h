@@ -24,6 +24,8 @@ struct Scope {
     std::vector<std::pair<std::string_view, Value>> vars;
 };
 
+// One render of one template. A Template is immutable and may be rendered by several Renderers
+// at once, on different threads; a Renderer itself is used once, by one thread.
 class Renderer {
   public:
     Renderer(const Program& program, const TemplateOptions& template_options,
@@ -78,6 +80,7 @@ class Renderer {
     void tick();
     void write(std::string_view text);
     Value lookup(std::string_view name);
+    // eval/exec count a step and tag faults with the node's position; *_node do the work.
     Value eval(const Expr& e);
     Value eval_node(const Expr& e);
     CallArgs eval_args(const Arguments& args);
