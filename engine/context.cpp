@@ -153,9 +153,23 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         s.visible_begin[static_cast<size_t>(i)] = s.visible.size();
         const Pos p = s.pos[static_cast<size_t>(i)];
         const SeqId sq = s.seq[static_cast<size_t>(i)];
+        bool in_order = true;
+        Pos last = -1;
         for (int64_t cell = 0; cell < kv_.extent(); ++cell) {
             const KvCache::Cell& kc = kv_.cell(cell);
-            if (kc.has(sq) && kc.pos <= p) s.visible.push_back(static_cast<int32_t>(cell));
+            if (kc.has(sq) && kc.pos <= p) {
+                s.visible.push_back(static_cast<int32_t>(cell));
+                in_order = in_order && kc.pos > last;
+                last = kc.pos;
+            }
+        }
+        // Attend in position order, whatever cells the tokens landed in (freed cells are
+        // reused): results then do not depend on what other sequences did.
+        if (!in_order) {
+            std::sort(s.visible.begin() +
+                          static_cast<std::ptrdiff_t>(s.visible_begin[static_cast<size_t>(i)]),
+                      s.visible.end(),
+                      [&](int32_t a, int32_t b) { return kv_.cell(a).pos < kv_.cell(b).pos; });
         }
         s.visible_end[static_cast<size_t>(i)] = s.visible.size();
     }

@@ -137,8 +137,10 @@ void grow(std::vector<T>& v, size_t n) {
 constexpr int64_t kIntTileRows = 8;
 // Rows per dequantized float tile for the GEMM path.
 constexpr int64_t kFloatTileRows = 64;
-// From this many activation rows on, float weights go through Eigen's GEMM.
-constexpr int64_t kGemmMinRows = 4;
+// From this many activation rows on, float weights go through Eigen's GEMM. Fewer rows (decode
+// of up to this many parallel sequences) use dot products, which compute every row exactly as
+// a batch of one would: parallel sequences then match solo decoding bit for bit.
+constexpr int64_t kGemmMinRows = 32;
 
 void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, int64_t ldy,
                 ThreadPool& pool, KernelScratch::Impl& s) {

@@ -498,11 +498,26 @@ Model Model::from_huggingface(const fs::path& directory) {
     for (const auto& f : files) m.storage_->safetensors.push_back(SafetensorsFile::open(f));
 
     auto& shards = m.storage_->safetensors;
-    TensorLookup lookup = [&shards](const std::string& gguf) -> std::optional<TensorView> {
-        const std::string name = hf_name(gguf);
+    const bool tie = m.config_.tied_embeddings;
+    TensorLookup lookup = [&shards, tie](const std::string& gguf) -> std::optional<TensorView> {
+        std::string name = hf_name(gguf);
         if (name.empty()) return std::nullopt;
+        auto find = [&](const std::string& n) -> const SafetensorsTensor* {
+            for (const auto& file : shards)
+                if (const SafetensorsTensor* t = file.find(n)) return t;
+            return nullptr;
+        };
+        const SafetensorsTensor* t = find(name);
+        // Tied weights may be stored once, under either name: the header's metadata then maps
+        // the missing name to the stored one (as torch's save_model writes it).
         for (const auto& file : shards) {
-            if (const SafetensorsTensor* t = file.find(name)) {
+            if (t) break;
+            auto alias = file.metadata().find(name);
+            if (alias != file.metadata().end()) t = find(alias->second);
+        }
+        if (!t && tie && gguf == "token_embd.weight") t = find("lm_head.weight");
+        {
+            if (t) {
                 TensorView v;
                 v.name = t->name;
                 v.type = t->type;
@@ -515,7 +530,6 @@ Model Model::from_huggingface(const fs::path& directory) {
         return std::nullopt;
     };
     check_config(directory.string(), m.config_);
-    const bool tie = m.config_.tied_embeddings;
     WeightBinder binder(directory.string(), [lookup, tie](const std::string& gguf) {
         // With tied embeddings a stray lm_head.weight must not be used.
         if (tie && gguf == "output.weight") return std::optional<TensorView>{};
