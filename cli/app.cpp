@@ -40,6 +40,8 @@ int run(int argc, char** argv) {
 
     CommandAction action;
     add_info_command(app, action);
+    add_logs_command(app, action);
+    add_tokenize_command(app, action);
 
     try {
         app.parse(argc, argv);

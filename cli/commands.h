@@ -5,12 +5,20 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+
+#include "reason/conversation_log.h"
 
 namespace ponder::cli {
 
 using CommandAction = std::function<int()>;
 
 void add_info_command(CLI::App& app, CommandAction& action);
+void add_logs_command(CLI::App& app, CommandAction& action);
+void add_tokenize_command(CLI::App& app, CommandAction& action);
+
+// The conversation log under the data directory (warnings go to stderr).
+ConversationLog open_conversation_log();
 
 // Reads a whole argument that may be "-" for standard input.
 std::string text_or_stdin(const std::string& argument);
