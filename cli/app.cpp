@@ -42,6 +42,7 @@ int run(int argc, char** argv) {
     add_info_command(app, action);
     add_logs_command(app, action);
     add_tokenize_command(app, action);
+    add_logits_command(app, action);
 
     try {
         app.parse(argc, argv);

@@ -256,3 +256,31 @@ TEST(StopMatcher, HoldsBackPossibleStarts) {
 }
 
 }  // namespace
+
+#include "engine/gguf.h"
+#include "engine/tokenizer.h"
+
+namespace {
+
+// With the model's own tokenizer, the streamed text is llama.cpp's greedy text.
+TEST(GenerateWithTokenizer, StreamsTheReferenceText) {
+    PONDER_REQUIRE_SHARED("models/stories260K.gguf");
+    Model model = Model::load(shared_dir() / "models/stories260K.gguf");
+    Tokenizer tok = Tokenizer::from_gguf(*model.gguf());
+    auto j = nlohmann::json::parse(
+        ponder::test::read_file(shared_dir() / "reference/stories260K.story.json"));
+    const auto prompt = j[0]["tokens"].get<std::vector<TokenId>>();
+    EXPECT_EQ(tok.encode(j[0]["prompt"].get<std::string>(), true, true), prompt);
+    ContextOptions copt;
+    copt.n_ctx = 128;
+    Context ctx(model, copt);
+    GenerateOptions o;
+    o.sampling = SamplerOptions::greedy();
+    o.max_tokens = 32;
+    std::string streamed;
+    auto r = generate(ctx, tok, prompt, o, [&](TokenId, std::string_view s) { streamed += s; });
+    EXPECT_EQ(r.text, j[0]["greedy_text"].get<std::string>());
+    EXPECT_EQ(streamed, r.text);
+}
+
+}  // namespace
