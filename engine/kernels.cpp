@@ -5,6 +5,10 @@
 #include <cstring>
 #include <numbers>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "engine/error.h"
 #include "engine/gemm.h"
 #include "engine/quants.h"
@@ -38,25 +42,27 @@ ActivationFormat activation_format(GgmlType type) {
     }
 }
 
-// Activations quantized to int8 with one scale per block (32 or 256 values, like Q8_0 / Q8_K),
-// expanded to one scale per group of 16 so a single dot kernel serves every weight type.
-// `sum` holds scale * (sum of the group's integers), needed by weight types with offsets.
+// Activations quantized to int8 with one scale per block of 32 (like Q8_0 / Q8_1) or 256 (like
+// Q8_K) values, as ggml quantizes them for the weight type. `bsum` holds the sum of each group
+// of 16 integers (for weights with mins), `offset_sum` d · (sum of a 32-block) rounded to F16
+// (Q8_1's s, for Q4_1 / Q5_1).
 struct QuantizedRows {
     std::vector<int8_t> q;
-    std::vector<float> scale;
-    std::vector<float> sum;
+    std::vector<float> d;
+    std::vector<int32_t> bsum;
+    std::vector<float> offset_sum;
 };
 
 void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, int8_t* q,
-                             float* scale, float* sum) {
+                             float* d_out, int32_t* bsum, float* offset_sum) {
     const int64_t block = fmt == ActivationFormat::q8_blocks32 ? 32 : 256;
-    for (int64_t b0 = 0; b0 < n; b0 += block) {
+    for (int64_t b0 = 0, b = 0; b0 < n; b0 += block, ++b) {
         float amax = 0, max = 0;
         for (int64_t i = b0; i < b0 + block; ++i)
             if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
         float d, id;
         if (fmt == ActivationFormat::q8_blocks32) {
-            // Q8_0: d = amax / 127, stored as F16.
+            // Q8_0 / Q8_1: d = amax / 127, stored as F16.
             d = round_to_fp16(amax / 127.0f);
             id = amax != 0 ? 127.0f / amax : 0.0f;
         } else {
@@ -64,40 +70,112 @@ void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, in
             id = amax != 0 ? -127.0f / max : 0.0f;
             d = amax != 0 ? 1.0f / id : 0.0f;
         }
-        for (int64_t i = b0; i < b0 + block; ++i) {
-            const int v = static_cast<int>(std::nearbyint(x[i] * id));
-            q[i] = static_cast<int8_t>(std::clamp(v, -127, 127));
-        }
+        int32_t total = 0;
         for (int64_t g = b0 / kGroup; g < (b0 + block) / kGroup; ++g) {
-            int s = 0;
-            for (int64_t i = g * kGroup; i < (g + 1) * kGroup; ++i) s += q[i];
-            scale[g] = d;
-            sum[g] = d * static_cast<float>(s);
+            int32_t sum = 0;
+            for (int64_t i = g * kGroup; i < (g + 1) * kGroup; ++i) {
+                const int v = static_cast<int>(std::nearbyint(x[i] * id));
+                q[i] = static_cast<int8_t>(std::clamp(v, -127, 127));
+                sum += q[i];
+            }
+            bsum[g] = sum;
+            total += sum;
         }
+        d_out[b] = d;
+        offset_sum[b] = round_to_fp16(d * static_cast<float>(total));
     }
 }
 
-// Σ over groups of wscale·ascale·(Σ wq·aq) [+ woffset·asum]. Partial sums are kept per lane
-// pair so the compiler can vectorise the integer products.
-float dot_int8(const int8_t* wq, const float* wscale, const float* woffset, const int8_t* aq,
-               const float* ascale, const float* asum, int64_t n_groups) {
-    float lanes[8] = {};
-    for (int64_t g = 0; g < n_groups; ++g) {
-        const int8_t* a = aq + g * kGroup;
-        const int8_t* w = wq + g * kGroup;
-        int32_t p[8];
-        for (int l = 0; l < 8; ++l) p[l] = w[2 * l] * a[2 * l] + w[2 * l + 1] * a[2 * l + 1];
-        const float s = wscale[g] * ascale[g];
-        for (int l = 0; l < 8; ++l) lanes[l] += s * static_cast<float>(p[l]);
+// One weight row, unpacked, against one activation row: integer sums per block (groups of 16
+// scaled by their integer scales), then one float scale per block — ggml's x86 summation order:
+// 8 lanes of 4 products each, block results accumulated per lane, lanes added pairwise.
+struct DotArgs {
+    const int8_t* wq;
+    const int16_t* wscale;
+    const int16_t* wmin;
+    const float* wd;
+    const float* wdmin;
+    const int8_t* aq;
+    const float* ad;
+    const int32_t* abs;
+    const float* aoff;
+    int64_t n_blocks;
+    int64_t groups_per_block;
+    UnpackKind kind;
+};
+
+float dot_int8(const DotArgs& x) {
+    const int64_t gpb = x.groups_per_block;
+    const bool unit_scales = gpb == 2;  // the legacy formats have no group scales
+    float summs = 0;
+    float acc_m[4] = {};
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 acc = _mm256_setzero_ps();
+#else
+    float acc[8] = {};
+#endif
+    for (int64_t b = 0; b < x.n_blocks; ++b) {
+        const int64_t g0 = b * gpb;
+#if defined(__AVX2__) && defined(__FMA__)
+        __m256i isum = _mm256_setzero_si256();
+        for (int64_t g = g0; g < g0 + gpb; g += 2) {
+            const __m256i w =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.wq + g * kGroup));
+            const __m256i a =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.aq + g * kGroup));
+            // |a| (unsigned) times w with a's sign: the unsigned × signed byte product.
+            const __m256i ua = _mm256_sign_epi8(a, a);
+            const __m256i sw = _mm256_sign_epi8(w, a);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+            __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ua, sw);
+#else
+            __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, sw), _mm256_set1_epi16(1));
+#endif
+            if (!unit_scales) {
+                const __m256i sc =
+                    _mm256_set_m128i(_mm_set1_epi32(x.wscale[g + 1]), _mm_set1_epi32(x.wscale[g]));
+                sums = _mm256_mullo_epi32(sums, sc);
+            }
+            isum = _mm256_add_epi32(isum, sums);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x.wd[b] * x.ad[b]), _mm256_cvtepi32_ps(isum), acc);
+#else
+        int32_t isum[8] = {};
+        for (int64_t g = g0; g < g0 + gpb; g += 2) {
+            for (int l = 0; l < 8; ++l) {
+                const int64_t base = g * kGroup + 4 * l;
+                int32_t p = 0;
+                for (int i = 0; i < 4; ++i) p += x.wq[base + i] * x.aq[base + i];
+                isum[l] += p * x.wscale[g + l / 4];
+            }
+        }
+        const float dd = x.wd[b] * x.ad[b];
+        for (int l = 0; l < 8; ++l) acc[l] = std::fma(dd, static_cast<float>(isum[l]), acc[l]);
+#endif
+        if (x.kind == UnpackKind::scaled_min) {
+            // Σ min·bsum in four lanes (pairs of 32-value sub-blocks), scaled by -dmin.
+            const float dmin = -(x.ad[b] * x.wdmin[b]);
+            const int64_t per_lane = gpb / 4;
+            for (int l = 0; l < 4; ++l) {
+                int32_t m = 0;
+                for (int64_t g = g0 + l * per_lane; g < g0 + (l + 1) * per_lane; ++g)
+                    m += x.wmin[g] * x.abs[g];
+                acc_m[l] = std::fma(dmin, static_cast<float>(m), acc_m[l]);
+            }
+        } else if (x.kind == UnpackKind::block_offset) {
+            summs += x.wdmin[b] * x.aoff[b];
+        }
     }
-    float acc = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-    if (woffset) {
-        float off = 0;
-        for (int64_t g = 0; g < n_groups; ++g) off += woffset[g] * asum[g];
-        acc += off;
-    }
-    return acc;
+#if defined(__AVX2__) && defined(__FMA__)
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    float total = _mm_cvtss_f32(r);
+#else
+    float total = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+#endif
+    if (x.kind == UnpackKind::scaled_min) total += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
+    return total + summs;
 }
 
 }  // namespace
@@ -105,7 +183,8 @@ float dot_int8(const int8_t* wq, const float* wscale, const float* woffset, cons
 // Per-thread scratch: unpacked weight rows, dequantized tiles.
 struct ThreadScratch {
     std::vector<int8_t> q;
-    std::vector<float> scale, offset;
+    std::vector<int16_t> scale, min;
+    std::vector<float> d, dmin;
     std::vector<float> tile;
 };
 
@@ -145,15 +224,19 @@ constexpr int64_t kGemmMinRows = 32;
 void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, int64_t ldy,
                 ThreadPool& pool, KernelScratch::Impl& s) {
     const int64_t K = w.cols, n_groups = K / kGroup;
+    const int64_t block = unpack_block_size(w.type), n_blocks = K / block;
+    const UnpackKind kind = unpack_kind(w.type);
     const ActivationFormat fmt = activation_format(w.type);
     QuantizedRows& act = s.activations;
     grow(act.q, static_cast<size_t>(n_x * K));
-    grow(act.scale, static_cast<size_t>(n_x * n_groups));
-    grow(act.sum, static_cast<size_t>(n_x * n_groups));
+    grow(act.d, static_cast<size_t>(n_x * n_blocks));
+    grow(act.bsum, static_cast<size_t>(n_x * n_groups));
+    grow(act.offset_sum, static_cast<size_t>(n_x * n_blocks));
     pool.parallel_for(n_x, [&](int64_t b0, int64_t b1, int) {
         for (int64_t b = b0; b < b1; ++b)
             quantize_activation_row(x + b * K, K, fmt, act.q.data() + b * K,
-                                    act.scale.data() + b * n_groups, act.sum.data() + b * n_groups);
+                                    act.d.data() + b * n_blocks, act.bsum.data() + b * n_groups,
+                                    act.offset_sum.data() + b * n_blocks);
     });
     s.ensure_threads(pool.size());
     pool.parallel_for(
@@ -161,26 +244,39 @@ void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, in
             ThreadScratch& ts = s.thread(thread);
             grow(ts.q, static_cast<size_t>(kIntTileRows * K));
             grow(ts.scale, static_cast<size_t>(kIntTileRows * n_groups));
-            grow(ts.offset, static_cast<size_t>(kIntTileRows * n_groups));
+            grow(ts.min, static_cast<size_t>(kIntTileRows * n_groups));
+            grow(ts.d, static_cast<size_t>(kIntTileRows * n_blocks));
+            grow(ts.dmin, static_cast<size_t>(kIntTileRows * n_blocks));
             for (int64_t t = t0; t < t1; ++t) {
                 const int64_t r0 = t * kIntTileRows, r1 = std::min(w.rows, r0 + kIntTileRows);
-                bool has_offset = false;
                 for (int64_t r = r0; r < r1; ++r) {
                     const int64_t i = r - r0;
-                    has_offset = unpack_row_int8(w.type, w.row(r), K, ts.q.data() + i * K,
-                                                 ts.scale.data() + i * n_groups,
-                                                 ts.offset.data() + i * n_groups);
+                    unpack_row_int8(w.type, w.row(r), K,
+                                    {ts.q.data() + i * K, ts.scale.data() + i * n_groups,
+                                     ts.min.data() + i * n_groups, ts.d.data() + i * n_blocks,
+                                     ts.dmin.data() + i * n_blocks});
                 }
                 for (int64_t b = 0; b < n_x; ++b) {
-                    const int8_t* aq = act.q.data() + b * K;
-                    const float* as = act.scale.data() + b * n_groups;
-                    const float* asum = act.sum.data() + b * n_groups;
+                    DotArgs args{nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 nullptr,
+                                 act.q.data() + b * K,
+                                 act.d.data() + b * n_blocks,
+                                 act.bsum.data() + b * n_groups,
+                                 act.offset_sum.data() + b * n_blocks,
+                                 n_blocks,
+                                 block / kGroup,
+                                 kind};
                     for (int64_t r = r0; r < r1; ++r) {
                         const int64_t i = r - r0;
-                        y[b * ldy + r] =
-                            dot_int8(ts.q.data() + i * K, ts.scale.data() + i * n_groups,
-                                     has_offset ? ts.offset.data() + i * n_groups : nullptr, aq, as,
-                                     asum, n_groups);
+                        args.wq = ts.q.data() + i * K;
+                        args.wscale = ts.scale.data() + i * n_groups;
+                        args.wmin = ts.min.data() + i * n_groups;
+                        args.wd = ts.d.data() + i * n_blocks;
+                        args.wdmin = ts.dmin.data() + i * n_blocks;
+                        y[b * ldy + r] = dot_int8(args);
                     }
                 }
             }

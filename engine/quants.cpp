@@ -117,28 +117,31 @@ inline int q3k_scale(int j, const uint8_t* s) {
 }
 
 // ------------------------------------------------------------------------------------------
-// Unpacking to int8 + per-16 scale/offset. Element order inside each block follows ggml's
-// dequantize_row_* functions.
+// Unpacking to int8 values with integer group scales and float block scales (quants.h). Element
+// order inside each block follows ggml's dequantize_row_* functions.
 
-void unpack_q4_0(const BlockQ4_0* b, int64_t nb, int8_t* q, float* sc) {
-    for (int64_t i = 0; i < nb; ++i, q += kQK, sc += 2) {
-        const float d = fp16_to_fp32(b[i].d);
+void unpack_q4_0(const BlockQ4_0* b, int64_t nb, const UnpackedRow& o) {
+    for (int64_t i = 0; i < nb; ++i) {
+        int8_t* q = o.q + i * kQK;
         for (int j = 0; j < kQK / 2; ++j) {
             q[j] = static_cast<int8_t>((b[i].qs[j] & 0xF) - 8);
             q[j + 16] = static_cast<int8_t>((b[i].qs[j] >> 4) - 8);
         }
-        sc[0] = sc[1] = d;
+        o.scale[2 * i] = o.scale[2 * i + 1] = 1;
+        o.d[i] = fp16_to_fp32(b[i].d);
     }
 }
 
-void unpack_q4_1(const BlockQ4_1* b, int64_t nb, int8_t* q, float* sc, float* off) {
-    for (int64_t i = 0; i < nb; ++i, q += kQK, sc += 2, off += 2) {
+void unpack_q4_1(const BlockQ4_1* b, int64_t nb, const UnpackedRow& o) {
+    for (int64_t i = 0; i < nb; ++i) {
+        int8_t* q = o.q + i * kQK;
         for (int j = 0; j < kQK / 2; ++j) {
             q[j] = static_cast<int8_t>(b[i].qs[j] & 0xF);
             q[j + 16] = static_cast<int8_t>(b[i].qs[j] >> 4);
         }
-        sc[0] = sc[1] = fp16_to_fp32(b[i].d);
-        off[0] = off[1] = fp16_to_fp32(b[i].m);
+        o.scale[2 * i] = o.scale[2 * i + 1] = 1;
+        o.d[i] = fp16_to_fp32(b[i].d);
+        o.dmin[i] = fp16_to_fp32(b[i].m);
     }
 }
 
@@ -155,74 +158,88 @@ void unpack_q5_values(const Block& b, int8_t* q, int bias) {
     }
 }
 
-void unpack_q5_0(const BlockQ5_0* b, int64_t nb, int8_t* q, float* sc) {
-    for (int64_t i = 0; i < nb; ++i, q += kQK, sc += 2) {
-        unpack_q5_values(b[i], q, 16);
-        sc[0] = sc[1] = fp16_to_fp32(b[i].d);
+void unpack_q5_0(const BlockQ5_0* b, int64_t nb, const UnpackedRow& o) {
+    for (int64_t i = 0; i < nb; ++i) {
+        unpack_q5_values(b[i], o.q + i * kQK, 16);
+        o.scale[2 * i] = o.scale[2 * i + 1] = 1;
+        o.d[i] = fp16_to_fp32(b[i].d);
     }
 }
 
-void unpack_q5_1(const BlockQ5_1* b, int64_t nb, int8_t* q, float* sc, float* off) {
-    for (int64_t i = 0; i < nb; ++i, q += kQK, sc += 2, off += 2) {
-        unpack_q5_values(b[i], q, 0);
-        sc[0] = sc[1] = fp16_to_fp32(b[i].d);
-        off[0] = off[1] = fp16_to_fp32(b[i].m);
+void unpack_q5_1(const BlockQ5_1* b, int64_t nb, const UnpackedRow& o) {
+    for (int64_t i = 0; i < nb; ++i) {
+        unpack_q5_values(b[i], o.q + i * kQK, 0);
+        o.scale[2 * i] = o.scale[2 * i + 1] = 1;
+        o.d[i] = fp16_to_fp32(b[i].d);
+        o.dmin[i] = fp16_to_fp32(b[i].m);
     }
 }
 
-void unpack_q8_0(const BlockQ8_0* b, int64_t nb, int8_t* q, float* sc) {
-    for (int64_t i = 0; i < nb; ++i, q += kQK, sc += 2) {
-        std::memcpy(q, b[i].qs, kQK);
-        sc[0] = sc[1] = fp16_to_fp32(b[i].d);
+void unpack_q8_0(const BlockQ8_0* b, int64_t nb, const UnpackedRow& o) {
+    for (int64_t i = 0; i < nb; ++i) {
+        std::memcpy(o.q + i * kQK, b[i].qs, kQK);
+        o.scale[2 * i] = o.scale[2 * i + 1] = 1;
+        o.d[i] = fp16_to_fp32(b[i].d);
     }
 }
 
 // Q2_K and Q3_K: each half (128 values) packs 2-bit quants of four 32-value runs into 32 bytes,
 // run r at bit shift 2r; each 32-value run is two groups of 16 with their own scales.
-void unpack_q2_k(const BlockQ2_K* b, int64_t nb, int8_t* q, float* sc, float* off) {
+void unpack_q2_k(const BlockQ2_K* b, int64_t nb, const UnpackedRow& o) {
     for (int64_t i = 0; i < nb; ++i) {
-        const float d = fp16_to_fp32(b[i].d);
-        const float dmin = fp16_to_fp32(b[i].dmin);
         for (int g = 0; g < 16; ++g) {
-            sc[g] = d * static_cast<float>(b[i].scales[g] & 0xF);
-            off[g] = -(dmin * static_cast<float>(b[i].scales[g] >> 4));
+            o.scale[16 * i + g] = static_cast<int16_t>(b[i].scales[g] & 0xF);
+            o.min[16 * i + g] = static_cast<int16_t>(b[i].scales[g] >> 4);
         }
-        for (int e = 0; e < kQKK; ++e) {
-            const int half = e / 128, run = (e % 128) / 32, l = e % 32;
-            q[e] = static_cast<int8_t>((b[i].qs[half * 32 + l] >> (2 * run)) & 3);
-        }
-        q += kQKK, sc += 16, off += 16;
+        int8_t* q = o.q + i * kQKK;
+        for (int half = 0; half < 2; ++half)
+            for (int run = 0; run < 4; ++run)
+                for (int l = 0; l < 32; ++l)
+                    q[128 * half + 32 * run + l] =
+                        static_cast<int8_t>((b[i].qs[half * 32 + l] >> (2 * run)) & 3);
+        o.d[i] = fp16_to_fp32(b[i].d);
+        o.dmin[i] = fp16_to_fp32(b[i].dmin);
     }
 }
 
-void unpack_q3_k(const BlockQ3_K* b, int64_t nb, int8_t* q, float* sc) {
+void unpack_q3_k(const BlockQ3_K* b, int64_t nb, const UnpackedRow& o) {
     for (int64_t i = 0; i < nb; ++i) {
-        const float d = fp16_to_fp32(b[i].d);
-        for (int g = 0; g < 16; ++g) sc[g] = d * static_cast<float>(q3k_scale(g, b[i].scales));
-        for (int e = 0; e < kQKK; ++e) {
-            const int half = e / 128, run = (e % 128) / 32, l = e % 32;
-            const int low = (b[i].qs[half * 32 + l] >> (2 * run)) & 3;
-            // The high bit of value e is bit e/32 of hmask[e%32]; when it is clear the
-            // value is 4 lower.
-            const bool high = (b[i].hmask[l] >> (e / 32)) & 1;
-            q[e] = static_cast<int8_t>(low - (high ? 0 : 4));
-        }
-        q += kQKK, sc += 16;
+        for (int g = 0; g < 16; ++g)
+            o.scale[16 * i + g] = static_cast<int16_t>(q3k_scale(g, b[i].scales));
+        int8_t* q = o.q + i * kQKK;
+        for (int half = 0; half < 2; ++half)
+            for (int run = 0; run < 4; ++run) {
+                // The high bit of value e is bit e/32 of hmask[e%32]; when it is clear the
+                // value is 4 lower.
+                const int bit = 4 * half + run;
+                for (int l = 0; l < 32; ++l) {
+                    const int low = (b[i].qs[half * 32 + l] >> (2 * run)) & 3;
+                    const int high = (b[i].hmask[l] >> bit) & 1;
+                    q[128 * half + 32 * run + l] = static_cast<int8_t>(low - 4 + 4 * high);
+                }
+            }
+        o.d[i] = fp16_to_fp32(b[i].d);
     }
 }
 
 // Q4_K / Q5_K: 64-value chunks; the low nibbles of 32 bytes are the first 32 values, the high
 // nibbles the next 32. Q5_K's fifth bits: chunk c uses bits 2c and 2c+1 of qh[l].
-void unpack_q4_k(const BlockQ4_K* b, int64_t nb, int8_t* q, float* sc, float* off) {
+template <typename Block>
+void k4_scales(const Block& b, int64_t i, const UnpackedRow& o) {
+    for (int j = 0; j < 8; ++j) {
+        uint8_t sc, mn;
+        k4_scale_min(j, b.scales, sc, mn);
+        o.scale[16 * i + 2 * j] = o.scale[16 * i + 2 * j + 1] = sc;
+        o.min[16 * i + 2 * j] = o.min[16 * i + 2 * j + 1] = mn;
+    }
+    o.d[i] = fp16_to_fp32(b.d);
+    o.dmin[i] = fp16_to_fp32(b.dmin);
+}
+
+void unpack_q4_k(const BlockQ4_K* b, int64_t nb, const UnpackedRow& o) {
     for (int64_t i = 0; i < nb; ++i) {
-        const float d = fp16_to_fp32(b[i].d);
-        const float dmin = fp16_to_fp32(b[i].dmin);
-        for (int j = 0; j < 8; ++j) {
-            uint8_t s, m;
-            k4_scale_min(j, b[i].scales, s, m);
-            sc[2 * j] = sc[2 * j + 1] = d * static_cast<float>(s);
-            off[2 * j] = off[2 * j + 1] = -(dmin * static_cast<float>(m));
-        }
+        k4_scales(b[i], i, o);
+        int8_t* q = o.q + i * kQKK;
         for (int c = 0; c < 4; ++c) {
             const uint8_t* qs = b[i].qs + 32 * c;
             for (int l = 0; l < 32; ++l) {
@@ -230,20 +247,13 @@ void unpack_q4_k(const BlockQ4_K* b, int64_t nb, int8_t* q, float* sc, float* of
                 q[64 * c + 32 + l] = static_cast<int8_t>(qs[l] >> 4);
             }
         }
-        q += kQKK, sc += 16, off += 16;
     }
 }
 
-void unpack_q5_k(const BlockQ5_K* b, int64_t nb, int8_t* q, float* sc, float* off) {
+void unpack_q5_k(const BlockQ5_K* b, int64_t nb, const UnpackedRow& o) {
     for (int64_t i = 0; i < nb; ++i) {
-        const float d = fp16_to_fp32(b[i].d);
-        const float dmin = fp16_to_fp32(b[i].dmin);
-        for (int j = 0; j < 8; ++j) {
-            uint8_t s, m;
-            k4_scale_min(j, b[i].scales, s, m);
-            sc[2 * j] = sc[2 * j + 1] = d * static_cast<float>(s);
-            off[2 * j] = off[2 * j + 1] = -(dmin * static_cast<float>(m));
-        }
+        k4_scales(b[i], i, o);
+        int8_t* q = o.q + i * kQKK;
         for (int c = 0; c < 4; ++c) {
             const uint8_t* qs = b[i].qs + 32 * c;
             for (int l = 0; l < 32; ++l) {
@@ -253,21 +263,19 @@ void unpack_q5_k(const BlockQ5_K* b, int64_t nb, int8_t* q, float* sc, float* of
                 q[64 * c + 32 + l] = static_cast<int8_t>((qs[l] >> 4) | h1);
             }
         }
-        q += kQKK, sc += 16, off += 16;
     }
 }
 
 // Q6_K: each 128-value half uses 64 bytes of ql and 32 of qh; value l + 32r (r = 0..3) takes
 // its low nibble from ql[l + 32(r%2)] (low nibble for r<2, high for r>=2) and its top two bits
 // from qh[l] at shift 2r.
-void unpack_q6_k(const BlockQ6_K* b, int64_t nb, int8_t* q, float* sc) {
+void unpack_q6_k(const BlockQ6_K* b, int64_t nb, const UnpackedRow& o) {
     for (int64_t i = 0; i < nb; ++i) {
-        const float d = fp16_to_fp32(b[i].d);
-        for (int g = 0; g < 16; ++g) sc[g] = d * static_cast<float>(b[i].scales[g]);
+        for (int g = 0; g < 16; ++g) o.scale[16 * i + g] = b[i].scales[g];
         for (int half = 0; half < 2; ++half) {
             const uint8_t* ql = b[i].ql + 64 * half;
             const uint8_t* qh = b[i].qh + 32 * half;
-            int8_t* out = q + 128 * half;
+            int8_t* out = o.q + i * kQKK + 128 * half;
             for (int l = 0; l < 32; ++l) {
                 out[l] = static_cast<int8_t>(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
                 out[l + 32] =
@@ -277,14 +285,15 @@ void unpack_q6_k(const BlockQ6_K* b, int64_t nb, int8_t* q, float* sc) {
                     static_cast<int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
             }
         }
-        q += kQKK, sc += 16;
+        o.d[i] = fp16_to_fp32(b[i].d);
     }
 }
 
-void unpack_q8_k(const BlockQ8_K* b, int64_t nb, int8_t* q, float* sc) {
-    for (int64_t i = 0; i < nb; ++i, q += kQKK, sc += 16) {
-        std::memcpy(q, b[i].qs, kQKK);
-        for (int g = 0; g < 16; ++g) sc[g] = b[i].d;
+void unpack_q8_k(const BlockQ8_K* b, int64_t nb, const UnpackedRow& o) {
+    for (int64_t i = 0; i < nb; ++i) {
+        std::memcpy(o.q + i * kQKK, b[i].qs, kQKK);
+        for (int g = 0; g < 16; ++g) o.scale[16 * i + g] = 1;
+        o.d[i] = b[i].d;
     }
 }
 
@@ -633,11 +642,32 @@ void quantize_q6_k(const float* x, BlockQ6_K* y, int64_t nb) {
 }
 
 int64_t whole_blocks(GgmlType type, int64_t n) {
-    const GgmlTypeTraits t = traits(type);
-    if (n < 0 || n % t.block_size != 0)
-        fail("a row of ", n, " values is not a whole number of ", t.name, " blocks of ",
-             t.block_size);
-    return n / t.block_size;
+    // Called per row in the hot path: the common block sizes without a table search.
+    int64_t block = 0;
+    switch (type) {
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_0:
+        case GgmlType::Q5_1:
+        case GgmlType::Q8_0:
+            block = kQK;
+            break;
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
+        case GgmlType::Q8_K:
+            block = kQKK;
+            break;
+        default:
+            block = traits(type).block_size;
+            break;
+    }
+    if (n < 0 || n % block != 0)
+        fail("a row of ", n, " values is not a whole number of ", traits(type).name, " blocks of ",
+             block);
+    return n / block;
 }
 
 }  // namespace
@@ -725,43 +755,59 @@ bool can_quantize(GgmlType type) {
     return can_dequantize(type);
 }
 
-bool unpack_row_int8(GgmlType type, const void* src, int64_t n, int8_t* q, float* scale,
-                     float* offset) {
+int64_t unpack_block_size(GgmlType type) {
+    switch (type) {
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
+        case GgmlType::Q8_K:
+            return kQKK;
+        default:
+            return kQK;
+    }
+}
+
+UnpackKind unpack_kind(GgmlType type) {
+    switch (type) {
+        case GgmlType::Q2_K:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+            return UnpackKind::scaled_min;
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_1:
+            return UnpackKind::block_offset;
+        default:
+            return UnpackKind::symmetric;
+    }
+}
+
+void unpack_row_int8(GgmlType type, const void* src, int64_t n, const UnpackedRow& o) {
     const int64_t nb = whole_blocks(type, n);
     switch (type) {
         case GgmlType::Q4_0:
-            unpack_q4_0(static_cast<const BlockQ4_0*>(src), nb, q, scale);
-            return false;
+            return unpack_q4_0(static_cast<const BlockQ4_0*>(src), nb, o);
         case GgmlType::Q4_1:
-            unpack_q4_1(static_cast<const BlockQ4_1*>(src), nb, q, scale, offset);
-            return true;
+            return unpack_q4_1(static_cast<const BlockQ4_1*>(src), nb, o);
         case GgmlType::Q5_0:
-            unpack_q5_0(static_cast<const BlockQ5_0*>(src), nb, q, scale);
-            return false;
+            return unpack_q5_0(static_cast<const BlockQ5_0*>(src), nb, o);
         case GgmlType::Q5_1:
-            unpack_q5_1(static_cast<const BlockQ5_1*>(src), nb, q, scale, offset);
-            return true;
+            return unpack_q5_1(static_cast<const BlockQ5_1*>(src), nb, o);
         case GgmlType::Q8_0:
-            unpack_q8_0(static_cast<const BlockQ8_0*>(src), nb, q, scale);
-            return false;
+            return unpack_q8_0(static_cast<const BlockQ8_0*>(src), nb, o);
         case GgmlType::Q2_K:
-            unpack_q2_k(static_cast<const BlockQ2_K*>(src), nb, q, scale, offset);
-            return true;
+            return unpack_q2_k(static_cast<const BlockQ2_K*>(src), nb, o);
         case GgmlType::Q3_K:
-            unpack_q3_k(static_cast<const BlockQ3_K*>(src), nb, q, scale);
-            return false;
+            return unpack_q3_k(static_cast<const BlockQ3_K*>(src), nb, o);
         case GgmlType::Q4_K:
-            unpack_q4_k(static_cast<const BlockQ4_K*>(src), nb, q, scale, offset);
-            return true;
+            return unpack_q4_k(static_cast<const BlockQ4_K*>(src), nb, o);
         case GgmlType::Q5_K:
-            unpack_q5_k(static_cast<const BlockQ5_K*>(src), nb, q, scale, offset);
-            return true;
+            return unpack_q5_k(static_cast<const BlockQ5_K*>(src), nb, o);
         case GgmlType::Q6_K:
-            unpack_q6_k(static_cast<const BlockQ6_K*>(src), nb, q, scale);
-            return false;
+            return unpack_q6_k(static_cast<const BlockQ6_K*>(src), nb, o);
         case GgmlType::Q8_K:
-            unpack_q8_k(static_cast<const BlockQ8_K*>(src), nb, q, scale);
-            return false;
+            return unpack_q8_k(static_cast<const BlockQ8_K*>(src), nb, o);
         default:
             fail("type ", traits(type).name, " has no integer unpacking");
     }
@@ -787,19 +833,37 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
     }
     if (!is_integer_block_type(type)) fail("cannot dequantize type ", traits(type).name);
     whole_blocks(type, n);
-    // Expand a block-aligned chunk at a time so the scratch stays on the stack.
+    // Expand a block-aligned chunk at a time so the scratch stays on the stack. The float
+    // arithmetic is ggml's: (d·scale)·q − dmin·min, d·q + m.
     constexpr int64_t kChunk = 1024;
     int8_t q[kChunk];
-    float scale[kChunk / kUnpackGroup], offset[kChunk / kUnpackGroup];
+    int16_t scale[kChunk / kUnpackGroup], min[kChunk / kUnpackGroup];
+    float d[kChunk / kQK], dmin[kChunk / kQK];
+    const UnpackedRow row{q, scale, min, d, dmin};
     const GgmlTypeTraits t = traits(type);
+    const int64_t block = unpack_block_size(type);
+    const UnpackKind kind = unpack_kind(type);
     const auto* bytes = static_cast<const uint8_t*>(src);
     for (int64_t done = 0; done < n; done += kChunk) {
         const int64_t count = std::min(kChunk, n - done);
-        const bool has_offset = unpack_row_int8(type, bytes + done / t.block_size * t.block_bytes,
-                                                count, q, scale, offset);
+        unpack_row_int8(type, bytes + done / t.block_size * t.block_bytes, count, row);
         for (int64_t i = 0; i < count; ++i) {
-            const float v = scale[i / kUnpackGroup] * static_cast<float>(q[i]);
-            dst[done + i] = has_offset ? v + offset[i / kUnpackGroup] : v;
+            const int64_t g = i / kUnpackGroup, b = i / block;
+            const float v = static_cast<float>(q[i]);
+            float y;
+            switch (kind) {
+                case UnpackKind::symmetric:
+                    y = (d[b] * static_cast<float>(scale[g])) * v;
+                    break;
+                case UnpackKind::scaled_min:
+                    y = (d[b] * static_cast<float>(scale[g])) * v -
+                        dmin[b] * static_cast<float>(min[g]);
+                    break;
+                default:
+                    y = v * d[b] + dmin[b];
+                    break;
+            }
+            dst[done + i] = y;
         }
     }
 }

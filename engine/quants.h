@@ -44,14 +44,29 @@ std::vector<uint8_t> quantize(GgmlType type, std::span<const float> values, int6
 std::vector<float> dequantize(GgmlType type, std::span<const uint8_t> bytes, int64_t n_values);
 
 // --- For the dot-product kernels -----------------------------------------------------------
-// Every integer block format is "small integers times a scale, plus an offset" per group of 16
-// values (or of 32, which is two groups of 16 with equal scales). unpack_row_int8 expands a row
-// to that form:  value[i] = scale[i / 16] * q[i] + offset[i / 16].
-// `n` is a whole number of blocks; `scale` and `offset` hold n / 16 entries. Returns whether
-// the type has offsets (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K); `offset` is left alone when not.
+// Every integer block format is "small integers times an integer scale per group of 16 values,
+// times a float scale per block" (plus, for some, an offset). unpack_row_int8 expands a row to
+// that form, keeping the integers, so that dot products can sum exactly in integers within a
+// block and scale once per block, as ggml's kernels do:
+//   symmetric:     value[i] = d[b] · (scale[g] · q[i])
+//   scaled_min:    value[i] = d[b] · scale[g] · q[i] − dmin[b] · min[g]     (Q2_K, Q4_K, Q5_K)
+//   block_offset:  value[i] = d[b] · q[i] + dmin[b]                         (Q4_1, Q5_1)
+// with g = i / 16 and b = i / unpack_block_size(type) (32 for the legacy formats, 256 for the
+// K formats).
 constexpr int64_t kUnpackGroup = 16;
-bool is_integer_block_type(GgmlType type);  // Q4_0 ... Q6_K: the types unpack_row_int8 takes
-bool unpack_row_int8(GgmlType type, const void* src, int64_t n, int8_t* q, float* scale,
-                     float* offset);
+enum class UnpackKind { symmetric, scaled_min, block_offset };
+
+struct UnpackedRow {
+    int8_t* q;       // n values
+    int16_t* scale;  // n / 16
+    int16_t* min;    // n / 16 (scaled_min only)
+    float* d;        // n / block
+    float* dmin;     // n / block (scaled_min: the min scale; block_offset: the offset)
+};
+
+bool is_integer_block_type(GgmlType type);  // Q4_0 ... Q6_K, Q8_K: what unpack_row_int8 takes
+int64_t unpack_block_size(GgmlType type);
+UnpackKind unpack_kind(GgmlType type);
+void unpack_row_int8(GgmlType type, const void* src, int64_t n, const UnpackedRow& out);
 
 }  // namespace ponder

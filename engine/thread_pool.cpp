@@ -14,9 +14,10 @@ namespace ponder {
 
 namespace {
 
-// Spin this many rounds before sleeping: decode issues many short jobs back to back, and a
-// futex wake-up costs more than the job itself for small matrices.
-constexpr int kSpinRounds = 20000;
+// Spin this many rounds (tens of microseconds) before sleeping: decode issues many short jobs
+// back to back, and a futex wake-up costs more than the job itself for small matrices. Not
+// longer: on a busy machine spinning threads take time from the ones doing work.
+constexpr int kSpinRounds = 2000;
 
 }  // namespace
 
