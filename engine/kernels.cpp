@@ -1,5 +1,11 @@
 #include "engine/kernels.h"
 
+// GCC 12 reports false "maybe uninitialized" warnings inside its own AVX-512 intrinsic headers
+// (GCC bug 105593, fixed in 13); they are not about this code.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -49,12 +55,12 @@ ActivationFormat activation_format(GgmlType type) {
 struct QuantizedRows {
     std::vector<int8_t> q;
     std::vector<float> d;
-    std::vector<int32_t> bsum;
+    std::vector<int16_t> bsum;  // |sum| <= 16 · 127 fits
     std::vector<float> offset_sum;
 };
 
 void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, int8_t* q,
-                             float* d_out, int32_t* bsum, float* offset_sum) {
+                             float* d_out, int16_t* bsum, float* offset_sum) {
     const int64_t block = fmt == ActivationFormat::q8_blocks32 ? 32 : 256;
     for (int64_t b0 = 0, b = 0; b0 < n; b0 += block, ++b) {
         float amax = 0, max = 0;
@@ -78,7 +84,7 @@ void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, in
                 q[i] = static_cast<int8_t>(std::clamp(v, -127, 127));
                 sum += q[i];
             }
-            bsum[g] = sum;
+            bsum[g] = static_cast<int16_t>(sum);
             total += sum;
         }
         d_out[b] = d;
@@ -97,7 +103,7 @@ struct DotArgs {
     const float* wdmin;
     const int8_t* aq;
     const float* ad;
-    const int32_t* abs;
+    const int16_t* abs;
     const float* aoff;
     int64_t n_blocks;
     int64_t groups_per_block;
@@ -111,6 +117,7 @@ float dot_int8(const DotArgs& x) {
     float acc_m[4] = {};
 #if defined(__AVX2__) && defined(__FMA__)
     __m256 acc = _mm256_setzero_ps();
+    __m128 vacc_m = _mm_setzero_ps();
 #else
     float acc[8] = {};
 #endif
@@ -118,7 +125,32 @@ float dot_int8(const DotArgs& x) {
         const int64_t g0 = b * gpb;
 #if defined(__AVX2__) && defined(__FMA__)
         __m256i isum = _mm256_setzero_si256();
-        for (int64_t g = g0; g < g0 + gpb; g += 2) {
+        int64_t g = g0;
+#if defined(__AVX512BW__)
+        // K formats: four groups (64 values) per step. Lanes l and l + 8 hold the same ggml
+        // lane of two 32-value chunks; integer sums, so folding them at the end is exact.
+        if (!unit_scales) {
+            const __m512i idx = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1,
+                                                 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+            __m512i wide = _mm512_setzero_si512();
+            for (; g + 4 <= g0 + gpb; g += 4) {
+                const __m512i w = _mm512_loadu_si512(x.wq + g * kGroup);
+                const __m512i a = _mm512_loadu_si512(x.aq + g * kGroup);
+                const __m512i ua = _mm512_abs_epi8(a);
+                const __m512i sw =
+                    _mm512_mask_sub_epi8(w, _mm512_movepi8_mask(a), _mm512_setzero_si512(), w);
+                const __m512i pairs = _mm512_maddubs_epi16(ua, sw);
+                int64_t four;
+                std::memcpy(&four, x.wscale + g, sizeof four);
+                const __m512i sc =
+                    _mm512_permutexvar_epi16(idx, _mm512_castsi128_si512(_mm_cvtsi64_si128(four)));
+                wide = _mm512_add_epi32(wide, _mm512_madd_epi16(pairs, sc));
+            }
+            isum =
+                _mm256_add_epi32(_mm512_castsi512_si256(wide), _mm512_extracti64x4_epi64(wide, 1));
+        }
+#endif
+        for (; g < g0 + gpb; g += 2) {
             const __m256i w =
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.wq + g * kGroup));
             const __m256i a =
@@ -155,13 +187,20 @@ float dot_int8(const DotArgs& x) {
         if (x.kind == UnpackKind::scaled_min) {
             // Σ min·bsum in four lanes (pairs of 32-value sub-blocks), scaled by -dmin.
             const float dmin = -(x.ad[b] * x.wdmin[b]);
-            const int64_t per_lane = gpb / 4;
+#if defined(__AVX2__) && defined(__FMA__)
+            const __m256i mins = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.wmin + g0));
+            const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.abs + g0));
+            const __m256i pairs = _mm256_madd_epi16(mins, sums);
+            const __m128i lanes =
+                _mm_hadd_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+            vacc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(lanes), vacc_m);
+#else
             for (int l = 0; l < 4; ++l) {
                 int32_t m = 0;
-                for (int64_t g = g0 + l * per_lane; g < g0 + (l + 1) * per_lane; ++g)
-                    m += x.wmin[g] * x.abs[g];
+                for (int64_t g = g0 + 4 * l; g < g0 + 4 * (l + 1); ++g) m += x.wmin[g] * x.abs[g];
                 acc_m[l] = std::fma(dmin, static_cast<float>(m), acc_m[l]);
             }
+#endif
         } else if (x.kind == UnpackKind::block_offset) {
             summs += x.wdmin[b] * x.aoff[b];
         }
@@ -171,6 +210,7 @@ float dot_int8(const DotArgs& x) {
     r = _mm_add_ps(r, _mm_movehl_ps(r, r));
     r = _mm_add_ss(r, _mm_movehdup_ps(r));
     float total = _mm_cvtss_f32(r);
+    _mm_storeu_ps(acc_m, vacc_m);
 #else
     float total = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 #endif
