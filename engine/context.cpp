@@ -47,7 +47,6 @@ Context::Context(const Model& model, ContextOptions options)
     : model_(&model),
       n_batch_(options.n_batch > 0 ? options.n_batch : 512),
       own_pool_(options.n_threads > 0 ? std::make_unique<ThreadPool>(options.n_threads) : nullptr),
-      pool_(own_pool_ ? own_pool_.get() : &global_thread_pool()),
       kv_(model.config().n_layer,
           options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(model.config().n_ctx_train, 4096),
           model.config().n_embd_k_gqa(), model.config().n_embd_v_gqa()),
@@ -64,11 +63,14 @@ Context::Context(const Model& model, ContextOptions options)
     s_->gate.resize(n * c.n_ff);
     s_->up.resize(n * c.n_ff);
     s_->rope.resize(n * c.rope.n_rot);
-    s_->scores.resize(static_cast<size_t>(pool_->size()));
-    for (auto& sc : s_->scores) sc.resize(static_cast<size_t>(kv_.size()));
 }
 
 Context::~Context() = default;
+
+// Looked up per use rather than kept: set_global_thread_count replaces the global pool.
+ThreadPool& Context::pool() const {
+    return own_pool_ ? *own_pool_ : global_thread_pool();
+}
 
 int64_t Context::n_vocab() const {
     return model_->config().n_vocab;
@@ -127,7 +129,12 @@ void Context::decode(const Batch& batch) {
 void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
     const ModelConfig& c = model_->config();
     Scratch& s = *s_;
-    ThreadPool& pool = *pool_;
+    ThreadPool& pool = this->pool();
+    // One attention score buffer per thread (the global pool may have been resized).
+    if (s.scores.size() < static_cast<size_t>(pool.size())) {
+        s.scores.resize(static_cast<size_t>(pool.size()));
+        for (auto& sc : s.scores) sc.resize(static_cast<size_t>(kv_.size()));
+    }
     int64_t n = static_cast<int64_t>(entries.size());
     const int64_t E = c.n_embd, hd_k = c.head_dim_k, hd_v = c.head_dim_v;
     const int64_t q_dim = c.n_head * hd_k, k_dim = c.n_embd_k_gqa(), v_dim = c.n_embd_v_gqa();

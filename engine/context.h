@@ -50,7 +50,7 @@ class Context {
     int64_t n_ctx() const { return kv_.size(); }
     int64_t n_vocab() const;
     int64_t n_batch() const { return n_batch_; }
-    ThreadPool& pool() const { return *pool_; }
+    ThreadPool& pool() const;
 
     // Context shift for one sequence: drops positions [n_keep, n_keep + n_discard) and moves
     // the later ones down by n_discard, re-rotating their keys (as llama.cpp's context shift).
@@ -63,8 +63,7 @@ class Context {
 
     const Model* model_;
     int64_t n_batch_;
-    std::unique_ptr<ThreadPool> own_pool_;
-    ThreadPool* pool_;
+    std::unique_ptr<ThreadPool> own_pool_;  // when options.n_threads > 0
     KvCache kv_;
     KernelScratch kernel_scratch_;
     std::unique_ptr<Scratch> s_;
