@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
     add_logs_command(app, action);
     add_tokenize_command(app, action);
     add_template_command(app, action);
+    add_logits_command(app, action);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,315 @@
+#include "engine/context.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/quants.h"
+#include "engine/thread_pool.h"
+
+namespace ponder {
+
+// Activations of one forward pass, sized for n_batch tokens at construction so that decoding
+// allocates nothing per token.
+struct Context::Scratch {
+    std::vector<float> x;        // residual stream [n][n_embd]
+    std::vector<float> xn;       // normalised input of a block [n][n_embd]
+    std::vector<float> q;        // [n][n_head * head_dim_k]
+    std::vector<float> k;        // [n][n_head_kv * head_dim_k]
+    std::vector<float> v;        // [n][n_head_kv * head_dim_v]
+    std::vector<float> attn;     // [n][n_head * head_dim_v]
+    std::vector<float> proj;     // output of wo / down [n][n_embd]
+    std::vector<float> gate;     // [n][n_ff]
+    std::vector<float> up;       // [n][n_ff]
+    std::vector<float> rope;     // per token cos/sin [n][n_rot]
+    std::vector<int32_t> cells;  // KV cell of each token
+    std::vector<Pos> pos;
+    std::vector<SeqId> seq;
+    std::vector<int32_t> visible;       // the cells each token attends to, concatenated
+    std::vector<size_t> visible_begin;  // per token: its range of `visible`
+    std::vector<size_t> visible_end;
+    std::vector<int64_t> out_rows;           // tokens whose logits are wanted
+    std::vector<std::vector<float>> scores;  // per thread, n_ctx
+};
+
+namespace {
+
+void add_bias(float* rows, int64_t n, int64_t width, const std::vector<float>& bias) {
+    if (bias.empty()) return;
+    for (int64_t i = 0; i < n; ++i) add_inplace(rows + i * width, bias.data(), width);
+}
+
+}  // namespace
+
+Context::Context(const Model& model, ContextOptions options)
+    : model_(&model),
+      n_batch_(options.n_batch > 0 ? options.n_batch : 512),
+      own_pool_(options.n_threads > 0 ? std::make_unique<ThreadPool>(options.n_threads) : nullptr),
+      kv_(model.config().n_layer,
+          options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(model.config().n_ctx_train, 4096),
+          model.config().n_embd_k_gqa(), model.config().n_embd_v_gqa()),
+      s_(std::make_unique<Scratch>()) {
+    const ModelConfig& c = model.config();
+    const auto n = static_cast<size_t>(n_batch_);
+    s_->x.resize(n * c.n_embd);
+    s_->xn.resize(n * c.n_embd);
+    s_->q.resize(n * c.n_head * c.head_dim_k);
+    s_->k.resize(n * c.n_embd_k_gqa());
+    s_->v.resize(n * c.n_embd_v_gqa());
+    s_->attn.resize(n * c.n_head * c.head_dim_v);
+    s_->proj.resize(n * c.n_embd);
+    s_->gate.resize(n * c.n_ff);
+    s_->up.resize(n * c.n_ff);
+    s_->rope.resize(n * c.rope.n_rot);
+}
+
+Context::~Context() = default;
+
+// Looked up per use rather than kept: set_global_thread_count replaces the global pool.
+ThreadPool& Context::pool() const {
+    return own_pool_ ? *own_pool_ : global_thread_pool();
+}
+
+int64_t Context::n_vocab() const {
+    return model_->config().n_vocab;
+}
+
+std::span<const float> Context::logits(size_t batch_index) const {
+    if (batch_index >= output_row_.size() || output_row_[batch_index] < 0)
+        fail("batch entry ", batch_index, " did not ask for logits");
+    return output_logits(static_cast<size_t>(output_row_[batch_index]));
+}
+
+std::span<const float> Context::output_logits(size_t k) const {
+    if (k >= output_batch_index_.size())
+        fail("output ", k, " does not exist (the last decode produced ", output_batch_index_.size(),
+             ")");
+    const auto V = static_cast<size_t>(n_vocab());
+    return {logits_.data() + k * V, V};
+}
+
+void Context::decode(const Batch& batch) {
+    const ModelConfig& c = model_->config();
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const BatchEntry& e = batch[i];
+        if (e.token < 0 || e.token >= c.n_vocab)
+            fail("batch entry ", i, ": token ", e.token, " is outside the vocabulary of ",
+                 c.n_vocab);
+        if (e.seq < 0 || e.seq >= KvCache::kMaxSequences)
+            fail("batch entry ", i, ": sequence id ", e.seq, " is out of range (0..",
+                 KvCache::kMaxSequences - 1, ")");
+        if (e.pos < 0) fail("batch entry ", i, ": negative position ", e.pos);
+    }
+    if (static_cast<int64_t>(batch.size()) > kv_.n_free())
+        fail("the KV cache is full: the batch needs ", batch.size(), " cells but only ",
+             kv_.n_free(), " of ", kv_.size(), " are free (context size ", kv_.size(), ")");
+
+    output_row_.assign(batch.size(), -1);
+    output_batch_index_.clear();
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].logits) {
+            output_row_[i] = static_cast<int32_t>(output_batch_index_.size());
+            output_batch_index_.push_back(i);
+        }
+    }
+    const size_t need = output_batch_index_.size() * static_cast<size_t>(c.n_vocab);
+    if (logits_.size() < need) logits_.resize(need);
+
+    if (kv_.has_shift()) apply_kv_shift();
+    const std::span<const BatchEntry> all(batch.entries());
+    for (size_t begin = 0; begin < all.size(); begin += static_cast<size_t>(n_batch_)) {
+        const size_t count = std::min(all.size() - begin, static_cast<size_t>(n_batch_));
+        forward(all.subspan(begin, count), begin);
+    }
+}
+
+// One forward pass over at most n_batch tokens (entries [first_index, ...) of the batch).
+void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
+    const ModelConfig& c = model_->config();
+    Scratch& s = *s_;
+    ThreadPool& pool = this->pool();
+    // One attention score buffer per thread (the global pool may have been resized).
+    if (s.scores.size() < static_cast<size_t>(pool.size())) {
+        s.scores.resize(static_cast<size_t>(pool.size()));
+        for (auto& sc : s.scores) sc.resize(static_cast<size_t>(kv_.size()));
+    }
+    int64_t n = static_cast<int64_t>(entries.size());
+    const int64_t E = c.n_embd, hd_k = c.head_dim_k, hd_v = c.head_dim_v;
+    const int64_t q_dim = c.n_head * hd_k, k_dim = c.n_embd_k_gqa(), v_dim = c.n_embd_v_gqa();
+    const int64_t attn_dim = c.n_head * hd_v, group = c.n_head / c.n_head_kv;
+    const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
+
+    // Place the tokens in free cells, so tokens of this batch can see each other.
+    kv_.find_free(n, s.cells);
+    s.pos.resize(static_cast<size_t>(n));
+    s.seq.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const BatchEntry& e = entries[static_cast<size_t>(i)];
+        kv_.occupy(s.cells[static_cast<size_t>(i)], e.pos, e.seq);
+        s.pos[static_cast<size_t>(i)] = e.pos;
+        s.seq[static_cast<size_t>(i)] = e.seq;
+    }
+
+    // Each token attends to the cells of its own sequence at or before its position.
+    s.visible.clear();
+    s.visible_begin.resize(static_cast<size_t>(n));
+    s.visible_end.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        s.visible_begin[static_cast<size_t>(i)] = s.visible.size();
+        const Pos p = s.pos[static_cast<size_t>(i)];
+        const SeqId sq = s.seq[static_cast<size_t>(i)];
+        bool in_order = true;
+        Pos last = -1;
+        for (int64_t cell = 0; cell < kv_.extent(); ++cell) {
+            const KvCache::Cell& kc = kv_.cell(cell);
+            if (kc.has(sq) && kc.pos <= p) {
+                s.visible.push_back(static_cast<int32_t>(cell));
+                in_order = in_order && kc.pos > last;
+                last = kc.pos;
+            }
+        }
+        // Attend in position order, whatever cells the tokens landed in (freed cells are
+        // reused): results then do not depend on what other sequences did.
+        if (!in_order) {
+            std::sort(s.visible.begin() +
+                          static_cast<std::ptrdiff_t>(s.visible_begin[static_cast<size_t>(i)]),
+                      s.visible.end(),
+                      [&](int32_t a, int32_t b) { return kv_.cell(a).pos < kv_.cell(b).pos; });
+        }
+        s.visible_end[static_cast<size_t>(i)] = s.visible.size();
+    }
+
+    // Rows (tokens) whose logits are wanted; the last layer computes only those.
+    s.out_rows.clear();
+    for (int64_t i = 0; i < n; ++i)
+        if (entries[static_cast<size_t>(i)].logits) s.out_rows.push_back(i);
+
+    // Embeddings and per-token rope tables.
+    const int n_rot = c.rope.n_rot;
+    pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+        for (int64_t i = i0; i < i1; ++i) {
+            weight_row(model_->token_embedding(), entries[static_cast<size_t>(i)].token,
+                       s.x.data() + i * E);
+            rope_cache(c.rope, static_cast<float>(s.pos[static_cast<size_t>(i)]),
+                       s.rope.data() + i * n_rot);
+        }
+    });
+
+    const auto& layers = model_->layers();
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const LayerWeights& L = layers[l];
+        const bool last = l + 1 == layers.size();
+
+        // Attention block.
+        for (int64_t i = 0; i < n; ++i)
+            rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
+        matmul(L.wq, s.xn.data(), n, s.q.data(), q_dim, pool, kernel_scratch_);
+        matmul(L.wk, s.xn.data(), n, s.k.data(), k_dim, pool, kernel_scratch_);
+        matmul(L.wv, s.xn.data(), n, s.v.data(), v_dim, pool, kernel_scratch_);
+        add_bias(s.q.data(), n, q_dim, L.bq);
+        add_bias(s.k.data(), n, k_dim, L.bk);
+        add_bias(s.v.data(), n, v_dim, L.bv);
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) {
+                float* qi = s.q.data() + i * q_dim;
+                float* ki = s.k.data() + i * k_dim;
+                if (!L.q_norm.empty())
+                    for (int64_t h = 0; h < c.n_head; ++h)
+                        rms_norm(qi + h * hd_k, L.q_norm.data(), qi + h * hd_k, hd_k, c.rms_eps);
+                if (!L.k_norm.empty())
+                    for (int64_t h = 0; h < c.n_head_kv; ++h)
+                        rms_norm(ki + h * hd_k, L.k_norm.data(), ki + h * hd_k, hd_k, c.rms_eps);
+                const float* rc = s.rope.data() + i * n_rot;
+                rope_apply(c.rope, rc, qi, static_cast<int>(c.n_head), static_cast<int>(hd_k));
+                rope_apply(c.rope, rc, ki, static_cast<int>(c.n_head_kv), static_cast<int>(hd_k));
+                // The cache keeps F16 precision (see kernels.h).
+                const int32_t cell = s.cells[static_cast<size_t>(i)];
+                float* kc = kv_.k(static_cast<int64_t>(l), cell);
+                float* vc = kv_.v(static_cast<int64_t>(l), cell);
+                const float* vi = s.v.data() + i * v_dim;
+                for (int64_t d = 0; d < k_dim; ++d) kc[d] = round_to_fp16(ki[d]);
+                for (int64_t d = 0; d < v_dim; ++d) vc[d] = round_to_fp16(vi[d]);
+            }
+        });
+
+        if (last && static_cast<int64_t>(s.out_rows.size()) < n) {
+            // Only the rows whose logits are wanted go on; their K/V are already stored.
+            // Row j <- row out_rows[j] >= j, so moving in increasing order is safe.
+            for (size_t j = 0; j < s.out_rows.size(); ++j) {
+                const auto i = static_cast<size_t>(s.out_rows[j]);
+                std::memmove(s.x.data() + j * E, s.x.data() + i * E, sizeof(float) * E);
+                std::memmove(s.q.data() + j * q_dim, s.q.data() + i * q_dim, sizeof(float) * q_dim);
+                s.visible_begin[j] = s.visible_begin[i];
+                s.visible_end[j] = s.visible_end[i];
+            }
+            n = static_cast<int64_t>(s.out_rows.size());
+            if (n == 0) break;
+        }
+
+        const float* k_cache = kv_.k_layer(static_cast<int64_t>(l));
+        const float* v_cache = kv_.v_layer(static_cast<int64_t>(l));
+        pool.parallel_for(n * c.n_head, [&](int64_t t0, int64_t t1, int thread) {
+            float* scores = s.scores[static_cast<size_t>(thread)].data();
+            for (int64_t t = t0; t < t1; ++t) {
+                const int64_t i = t / c.n_head, h = t % c.n_head, g = h / group;
+                const size_t vb = s.visible_begin[static_cast<size_t>(i)];
+                const size_t ve = s.visible_end[static_cast<size_t>(i)];
+                attend(s.q.data() + i * q_dim + h * hd_k, k_cache + g * hd_k,
+                       static_cast<size_t>(k_dim), v_cache + g * hd_v, static_cast<size_t>(v_dim),
+                       std::span<const int32_t>(s.visible.data() + vb, ve - vb),
+                       static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores,
+                       s.attn.data() + i * attn_dim + h * hd_v);
+            }
+        });
+        matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernel_scratch_);
+        add_bias(s.proj.data(), n, E, L.bo);
+        for (int64_t i = 0; i < n * E; ++i)
+            s.x[static_cast<size_t>(i)] += s.proj[static_cast<size_t>(i)];
+
+        // Feed-forward block.
+        for (int64_t i = 0; i < n; ++i)
+            rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
+        matmul(L.gate, s.xn.data(), n, s.gate.data(), c.n_ff, pool, kernel_scratch_);
+        matmul(L.up, s.xn.data(), n, s.up.data(), c.n_ff, pool, kernel_scratch_);
+        swiglu(s.gate.data(), s.up.data(), n * c.n_ff);
+        matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernel_scratch_);
+        for (int64_t i = 0; i < n * E; ++i)
+            s.x[static_cast<size_t>(i)] += s.proj[static_cast<size_t>(i)];
+    }
+
+    if (s.out_rows.empty()) return;
+    for (int64_t j = 0; j < n; ++j)
+        rms_norm(s.x.data() + j * E, model_->output_norm().data(), s.xn.data() + j * E, E,
+                 c.rms_eps);
+    // The logits rows of this pass follow those of earlier passes of the same batch.
+    const size_t first_row =
+        static_cast<size_t>(output_row_[first_index + static_cast<size_t>(s.out_rows[0])]);
+    matmul(model_->output(), s.xn.data(), n, logits_.data() + first_row * c.n_vocab, c.n_vocab,
+           pool, kernel_scratch_);
+}
+
+void Context::apply_kv_shift() {
+    const ModelConfig& c = model_->config();
+    std::vector<float> rc(static_cast<size_t>(c.rope.n_rot));
+    for (int64_t cell = 0; cell < kv_.extent(); ++cell) {
+        const KvCache::Cell& kc = kv_.cell(cell);
+        if (kc.empty() || kc.shift == 0) continue;
+        // Rotating by θ(delta) moves a key from position p to p + delta (rotations compose).
+        rope_cache(c.rope, static_cast<float>(kc.shift), rc.data());
+        for (int64_t l = 0; l < c.n_layer; ++l)
+            rope_apply(c.rope, rc.data(), kv_.k(l, cell), static_cast<int>(c.n_head_kv),
+                       static_cast<int>(c.head_dim_k));
+    }
+    kv_.shift_applied();
+}
+
+void Context::shift_context(SeqId seq, Pos n_keep, Pos n_discard) {
+    if (n_keep < 0 || n_discard <= 0)
+        fail("invalid context shift: keep ", n_keep, ", discard ", n_discard);
+    kv_.seq_remove(seq, n_keep, n_keep + n_discard);
+    kv_.seq_add(seq, n_keep + n_discard, -1, -n_discard);
+}
+
+}  // namespace ponder

@@ -1,0 +1,93 @@
+#pragma once
+// The key/value cache: n_ctx cells, each holding one token's keys and values for every layer,
+// its position, and the set of sequences it belongs to (a bitmask, up to 64 sequences).
+//
+// A prompt processed once for sequence 0 is shared with sequences 1..N-1 by seq_copy, which
+// only adds their bits to the same cells: no data is copied. Each sequence can then be extended
+// or removed on its own; a cell is free again when no sequence uses it.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace ponder {
+
+using SeqId = int32_t;
+using Pos = int32_t;
+
+class KvCache {
+  public:
+    static constexpr int kMaxSequences = 64;
+
+    struct Cell {
+        Pos pos = -1;
+        uint64_t seqs = 0;  // bit s set: the cell belongs to sequence s
+        Pos shift = 0;      // position change not yet applied to the stored keys (seq_add)
+
+        bool empty() const { return seqs == 0; }
+        bool has(SeqId s) const { return (seqs >> s) & 1; }
+    };
+
+    // `k_width` / `v_width`: floats per token per layer (KV heads × head size).
+    KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_width);
+
+    int64_t size() const { return static_cast<int64_t>(cells_.size()); }
+    int64_t n_used() const { return n_used_; }
+    int64_t n_free() const { return size() - n_used_; }
+    const Cell& cell(int64_t i) const { return cells_[static_cast<size_t>(i)]; }
+    // One past the highest cell in use: attention scans [0, extent()).
+    int64_t extent() const { return extent_; }
+
+    float* k(int64_t layer, int64_t cell) { return k_.data() + offset(layer, cell, k_width_); }
+    float* v(int64_t layer, int64_t cell) { return v_.data() + offset(layer, cell, v_width_); }
+    const float* k_layer(int64_t layer) const { return k_.data() + offset(layer, 0, k_width_); }
+    const float* v_layer(int64_t layer) const { return v_.data() + offset(layer, 0, v_width_); }
+    int64_t k_width() const { return k_width_; }
+    int64_t v_width() const { return v_width_; }
+
+    // Finds `n` free cells (lowest first) and stores their indices in `out`; false when fewer
+    // are free.
+    bool find_free(int64_t n, std::vector<int32_t>& out) const;
+    // Marks cell `i` as holding position `pos` of sequence `seq`.
+    void occupy(int64_t i, Pos pos, SeqId seq);
+
+    // Removes sequence `seq` from cells with positions in [p0, p1) (p1 < 0: to the end;
+    // seq < 0: every sequence).
+    void seq_remove(SeqId seq, Pos p0 = 0, Pos p1 = -1);
+    // Makes `dst` share the cells of `src` with positions in [p0, p1).
+    void seq_copy(SeqId src, SeqId dst, Pos p0 = 0, Pos p1 = -1);
+    // Removes every sequence but `seq`.
+    void seq_keep(SeqId seq);
+    // Adds `delta` to the positions of `seq`'s cells in [p0, p1); cells moved below 0 are freed.
+    // The keys must then be re-rotated: cells remember the pending shift (has_shift()).
+    // A cell shared with other sequences moves for them too (it has one position).
+    void seq_add(SeqId seq, Pos p0, Pos p1, Pos delta);
+    // Lowest / highest position of `seq`, or -1 when it has no cells.
+    Pos seq_pos_min(SeqId seq) const;
+    Pos seq_pos_max(SeqId seq) const;
+    int64_t seq_cell_count(SeqId seq) const;
+
+    bool has_shift() const { return has_shift_; }
+    // Clears pending shifts once the owner has re-rotated the keys.
+    void shift_applied();
+
+    void clear();
+
+  private:
+    size_t offset(int64_t layer, int64_t cell, int64_t width) const {
+        return (static_cast<size_t>(layer) * cells_.size() + static_cast<size_t>(cell)) *
+               static_cast<size_t>(width);
+    }
+    void release(Cell& c, uint64_t bits);
+    void update_extent();
+    static void check_seq(SeqId s);
+
+    int64_t n_layer_, k_width_, v_width_;
+    std::vector<Cell> cells_;
+    std::vector<float> k_, v_;  // [layer][cell][width]
+    int64_t n_used_ = 0;
+    int64_t extent_ = 0;
+    bool has_shift_ = false;
+};
+
+}  // namespace ponder

@@ -1,0 +1,109 @@
+// KV cache bookkeeping: cells, sequence bitmasks, sharing, removal, position shifts.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/kv_cache.h"
+
+namespace {
+
+using namespace ponder;
+
+void fill(KvCache& kv, SeqId seq, Pos from, Pos to) {
+    std::vector<int32_t> cells;
+    ASSERT_TRUE(kv.find_free(to - from, cells));
+    for (Pos p = from; p < to; ++p) kv.occupy(cells[static_cast<size_t>(p - from)], p, seq);
+}
+
+TEST(KvCache, SharingAPrefixCopiesNoCells) {
+    KvCache kv(2, 16, 4, 4);
+    fill(kv, 0, 0, 5);
+    EXPECT_EQ(kv.n_used(), 5);
+    for (SeqId s = 1; s < 4; ++s) kv.seq_copy(0, s);
+    EXPECT_EQ(kv.n_used(), 5);
+    for (SeqId s = 0; s < 4; ++s) {
+        EXPECT_EQ(kv.seq_cell_count(s), 5);
+        EXPECT_EQ(kv.seq_pos_max(s), 4);
+    }
+    fill(kv, 2, 5, 7);  // sequence 2 goes on alone
+    EXPECT_EQ(kv.seq_cell_count(2), 7);
+    EXPECT_EQ(kv.seq_cell_count(1), 5);
+    EXPECT_EQ(kv.n_used(), 7);
+}
+
+TEST(KvCache, RemovingOneSequenceKeepsSharedCells) {
+    KvCache kv(1, 16, 4, 4);
+    fill(kv, 0, 0, 4);
+    kv.seq_copy(0, 1);
+    fill(kv, 1, 4, 6);
+    fill(kv, 0, 4, 5);
+    kv.seq_remove(1);
+    EXPECT_EQ(kv.seq_cell_count(1), 0);
+    EXPECT_EQ(kv.seq_cell_count(0), 5);
+    EXPECT_EQ(kv.n_used(), 5);  // sequence 1's own two cells are free again
+    kv.seq_remove(0, 2, 4);     // positions 2 and 3 only
+    EXPECT_EQ(kv.seq_cell_count(0), 3);
+    EXPECT_EQ(kv.seq_pos_max(0), 4);
+    kv.seq_remove(-1);
+    EXPECT_EQ(kv.n_used(), 0);
+    EXPECT_EQ(kv.extent(), 0);
+}
+
+TEST(KvCache, KeepDropsEveryOtherSequence) {
+    KvCache kv(1, 8, 2, 2);
+    fill(kv, 0, 0, 2);
+    kv.seq_copy(0, 3);
+    fill(kv, 5, 0, 3);
+    kv.seq_keep(3);
+    EXPECT_EQ(kv.seq_cell_count(3), 2);
+    EXPECT_EQ(kv.seq_cell_count(0), 0);
+    EXPECT_EQ(kv.seq_cell_count(5), 0);
+    EXPECT_EQ(kv.n_used(), 2);
+}
+
+TEST(KvCache, FreedCellsAreReused) {
+    KvCache kv(1, 4, 2, 2);
+    fill(kv, 0, 0, 4);
+    std::vector<int32_t> cells;
+    EXPECT_FALSE(kv.find_free(1, cells));
+    kv.seq_remove(0, 1, 2);
+    ASSERT_TRUE(kv.find_free(1, cells));
+    EXPECT_EQ(cells, std::vector<int32_t>{1});
+    EXPECT_THROW(kv.occupy(0, 9, 0), Error);  // in use
+}
+
+TEST(KvCache, SeqAddMovesPositionsAndRecordsTheShift) {
+    KvCache kv(1, 8, 2, 2);
+    fill(kv, 0, 0, 6);
+    kv.seq_add(0, 3, -1, -2);  // positions 3..5 become 1..3
+    EXPECT_TRUE(kv.has_shift());
+    EXPECT_EQ(kv.seq_pos_max(0), 3);
+    int shifted = 0;
+    for (int64_t i = 0; i < kv.size(); ++i) shifted += kv.cell(i).shift == -2 ? 1 : 0;
+    EXPECT_EQ(shifted, 3);
+    kv.seq_add(0, 0, 1, -5);  // position 0 would go below zero: freed
+    EXPECT_EQ(kv.seq_cell_count(0), 5);
+    kv.shift_applied();
+    EXPECT_FALSE(kv.has_shift());
+}
+
+TEST(KvCache, SequenceIdsAreChecked) {
+    KvCache kv(1, 4, 2, 2);
+    EXPECT_THROW(kv.occupy(0, 0, 64), Error);
+    EXPECT_THROW(kv.seq_copy(0, -1), Error);
+    EXPECT_THROW(kv.seq_pos_max(70), Error);
+    fill(kv, 63, 0, 1);  // the highest id works
+    EXPECT_EQ(kv.seq_cell_count(63), 1);
+}
+
+TEST(KvCache, StorageIsPerLayerAndCell) {
+    KvCache kv(3, 5, 4, 6);
+    kv.k(2, 4)[3] = 1.5f;
+    kv.v(1, 0)[5] = -2.0f;
+    EXPECT_EQ(kv.k_layer(2)[4 * 4 + 3], 1.5f);
+    EXPECT_EQ(kv.v_layer(1)[5], -2.0f);
+    EXPECT_EQ(kv.k(0, 0)[0], 0.0f);
+}
+
+}  // namespace
