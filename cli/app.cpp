@@ -1,23 +1,99 @@
 #include "cli/app.h"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <string>
 
+#include "cli/ask.h"
 #include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/input.h"
+#include "cli/main_options.h"
+#include "cli/model_choice.h"
+#include "cli/paths.h"
 #include "engine/error.h"
+#include "engine/thread_pool.h"
 #include "ponder_version.h"
 
 namespace ponder::cli {
 
 namespace {
 
+constexpr int kUsageError = 2;
+
 std::string version_line() {
     return std::string("ponder ") + PONDER_VERSION + " (" + PONDER_GIT_REVISION + ")";
+}
+
+// A usage problem found after parsing: reported like CLI11's own, exit code 2.
+class UsageError : public Error {
+public:
+    using Error::Error;
+};
+
+// "loading NAME..." on a terminal, erased once the model is there.
+class LoadProgress {
+public:
+    LoadProgress(bool quiet, const std::string& what) : shown_(!quiet && isatty(STDERR_FILENO)) {
+        if (shown_) {
+            std::fprintf(stderr, "ponder: loading %s...", what.c_str());
+            std::fflush(stderr);
+        }
+    }
+    ~LoadProgress() {
+        if (shown_) std::fputs("\r\033[K", stderr);
+    }
+
+private:
+    bool shown_;
+};
+
+int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& config) {
+    finish_main_options(options);
+    if (options.settings.threads > 0) set_global_thread_count(options.settings.threads);
+
+    const bool stdin_tty = isatty(STDIN_FILENO), stdout_tty = isatty(STDOUT_FILENO);
+    if (options.prompt.empty() && options.files.empty() && stdin_tty) {
+        if (stdout_tty) {
+            throw UsageError("the interactive session is not available yet; give a question as an argument");
+        }
+        throw UsageError("no prompt: give a question as an argument, pipe text in, or attach files with -f");
+    }
+    InputSources sources;
+    sources.prompt_words = options.prompt;
+    sources.files = options.files;
+    sources.recursive = options.recursive;
+    sources.stdin_is_terminal = stdin_tty;
+    GatheredInput input = gather_input(sources, std::cin);
+    for (const auto& w : input.warnings) note(options.quiet, w);
+    if (input.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+        throw UsageError("the prompt is empty");
+    }
+
+    std::optional<std::string> config_model;
+    if (config) {
+        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
+    }
+    ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
+    std::shared_ptr<LanguageModel> model;
+    {
+        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
+        model = load_model(choice);
+    }
+    if (!options.chat_template_file.empty()) {
+        model->override_chat_template(text_or_file(options.chat_template_file));
+    }
+    (void)app;
+    AskRequest request{&options, std::move(input.text), std::move(input.attached),
+                       choice.path.empty() ? kBundledModelName : choice.path.string()};
+    return run_ask(request, model);
 }
 
 }  // namespace
@@ -27,16 +103,26 @@ std::string text_or_stdin(const std::string& argument) {
     return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 
-int run(int argc, char** argv) {
-    CLI::App app{"ponder: ask a local language model, quickly or after contemplating", "ponder"};
-    app.set_version_flag("-V,--version", version_line());
-    app.get_formatter()->column_width(34);
-    app.require_subcommand(0, 1);
+std::string text_or_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, ": cannot read file");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
-    std::string model;
-    app.add_option("-m,--model", model, "GGUF file, Hugging Face directory, or model name")
-        ->group("Model")
-        ->capture_default_str();
+int run(int argc, char** argv) {
+    CLI::App app{"ponder: ask a local language model, quickly or after contemplating.\n"
+                 "  ponder \"question\"            answer (streamed)\n"
+                 "  ponder --contemplate \"...\"   think in parallel chains, check them, then answer\n"
+                 "  cat notes.md | ponder \"summarize\"\n"
+                 "  ponder                       an interactive session (on a terminal)",
+                 "ponder"};
+    app.set_version_flag("-V,--version", version_line());
+    app.get_formatter()->column_width(36);
+    app.require_subcommand(0, 1);
+    app.positionals_at_end(false);
+
+    MainOptions options;
+    add_main_options(app, options);
 
     CommandAction action;
     add_info_command(app, action);
@@ -48,12 +134,16 @@ int run(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
+        return app.exit(e) == 0 ? 0 : kUsageError;
     }
     try {
+        std::optional<Config> config = load_config(config_dir());
+        if (config) apply_config(*config, app, {"model"});
         if (action) return action();
-        std::fprintf(stderr, "ponder: nothing to do yet\n");
-        return 1;
+        return run_main(app, options, config);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "ponder: %s\nRun with --help for more information.\n", e.what());
+        return kUsageError;
     } catch (const Error& e) {
         std::fprintf(stderr, "ponder: %s\n", e.what());
         return 1;

@@ -24,5 +24,7 @@ ConversationLog open_conversation_log();
 
 // Reads a whole argument that may be "-" for standard input.
 std::string text_or_stdin(const std::string& argument);
+// Reads a whole file; throws ponder::Error naming it.
+std::string text_or_file(const std::string& path);
 
 }  // namespace ponder::cli

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ponder {
 
 struct SamplingSettings {
@@ -48,12 +50,16 @@ struct Settings {
 struct SettingInfo {
     std::string_view name;  // "temp", "top-k", "chains", ...
     std::string_view help;
+    std::string_view value_kind;  // for help texts: "X" (a number), "N" (a whole number), "on|off", ...
     std::string (*get)(const Settings&);
     // Throws ponder::Error naming the setting for a value it cannot take.
     void (*set)(Settings&, std::string_view value);
 };
 
 std::span<const SettingInfo> setting_table();
+
+// Every setting by name, as text ({"temp": "0.8", ...}), for logs and JSON output.
+nlohmann::json settings_to_json(const Settings& settings);
 const SettingInfo* find_setting(std::string_view name);  // accepts '_' for '-'
 
 }  // namespace ponder

@@ -1,0 +1,121 @@
+#include "cli/ask.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "engine/error.h"
+#include "reason/conversation_log.h"
+#include "reason/interrupt.h"
+
+namespace ponder::cli {
+
+namespace {
+
+nlohmann::json timings_json(const Reply& reply, double load_seconds) {
+    const GenerationTimings& t = reply.timings;
+    return {{"prompt_tokens", reply.prompt_tokens},
+            {"prompt_tokens_processed", t.prompt_tokens},
+            {"prompt_seconds", t.prompt_seconds},
+            {"prompt_tokens_per_second", t.prompt_tokens_per_second()},
+            {"answer_tokens", t.generated_tokens},
+            {"generation_seconds", t.generation_seconds},
+            {"generated_tokens_per_second", t.generated_tokens_per_second()},
+            {"load_seconds", load_seconds}};
+}
+
+void write_out(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+void note(bool quiet, const std::string& message) {
+    if (!quiet) std::fprintf(stderr, "ponder: %s\n", message.c_str());
+}
+
+int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& model) {
+    const MainOptions& opt = *request.options;
+    Assistant assistant(model, AssistantOptions{.context = opt.settings.context, .max_sequences = 1});
+
+    std::optional<ConversationLog> log;
+    if (!opt.no_log) log.emplace(open_conversation_log());
+
+    std::vector<Message> conversation;
+    std::string system = opt.settings.system;
+    int64_t conversation_id = 0;
+    if (opt.continue_conversation) {
+        if (!log) fail("--continue needs the conversation log; it cannot be combined with --no-log");
+        auto last = log->last_conversation();
+        if (!last) fail("--continue: no earlier conversation in ", log->path().string());
+        conversation_id = *last;
+        auto earlier = log->conversation(conversation_id);
+        if (system.empty() && !earlier.empty()) system = earlier.front().system;
+        for (const auto& e : earlier) {
+            conversation.push_back({"user", e.prompt});
+            conversation.push_back({"assistant", e.answer});
+        }
+    }
+    if (!system.empty()) conversation.insert(conversation.begin(), Message{"system", system});
+    conversation.push_back({"user", request.user_text});
+
+    install_interrupt_handler();
+    clear_interrupt();
+    const bool stream = !opt.json;
+    auto on_text = [&](std::string_view text) {
+        if (stream) write_out(text);
+    };
+    Reply reply = opt.raw ? assistant.complete(request.user_text, opt.settings.sampling, on_text, &interrupt_flag())
+                          : assistant.reply(conversation, opt.settings.sampling, on_text, &interrupt_flag());
+    if (stream && !reply.text.empty() && reply.text.back() != '\n') write_out("\n");
+
+    if (log) {
+        LoggedExchange e;
+        e.conversation_id = conversation_id;
+        e.mode = opt.raw ? "raw" : "quick";
+        e.model = request.model_label;
+        e.system = system;
+        e.prompt = request.user_text;
+        e.answer = reply.text;
+        e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
+        e.prompt_tokens = reply.prompt_tokens;
+        e.answer_tokens = reply.timings.generated_tokens;
+        e.options = settings_to_json(opt.settings);
+        if (!request.attached_files.empty()) e.options["files"] = request.attached_files;
+        e.timings = timings_json(reply, model->load_seconds());
+        log->append(std::move(e));
+    }
+
+    if (opt.json) {
+        nlohmann::json out = {{"answer", reply.text},
+                              {"model", request.model_label},
+                              {"mode", opt.raw ? "raw" : "quick"},
+                              {"stop_reason", stop_reason_name(reply.stop_reason)},
+                              {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", reply.timings.generated_tokens}}},
+                              {"timings", timings_json(reply, model->load_seconds())}};
+        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    }
+    if (reply.stop_reason == StopReason::context_full) {
+        note(opt.quiet, "the context (" + std::to_string(assistant.context_size()) +
+                            " tokens) is full: the answer was cut short; a larger --ctx gives more room");
+    }
+    if (opt.stats) {
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "prompt %lld tokens (%lld new) at %.1f t/s; answer %lld tokens at %.1f t/s; load %.2f s",
+                      static_cast<long long>(reply.prompt_tokens), static_cast<long long>(reply.timings.prompt_tokens),
+                      reply.timings.prompt_tokens_per_second(), static_cast<long long>(reply.timings.generated_tokens),
+                      reply.timings.generated_tokens_per_second(), model->load_seconds());
+        std::fprintf(stderr, "ponder: %s\n", line);
+    }
+    if (reply.stop_reason == StopReason::cancelled) {
+        note(opt.quiet, "interrupted");
+        return 130;
+    }
+    return 0;
+}
+
+}  // namespace ponder::cli
