@@ -39,7 +39,7 @@ void note(bool quiet, const std::string& message) {
 
 int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& model) {
     const MainOptions& opt = *request.options;
-    Assistant assistant(model, AssistantOptions{.context = opt.settings.context, .max_sequences = 1});
+    Assistant assistant(model, AssistantOptions{.context = opt.settings.context});
 
     std::optional<ConversationLog> log;
     if (!opt.no_log) log.emplace(open_conversation_log());

@@ -23,14 +23,25 @@ GenerateOptions generate_options(const SamplingSettings& s) {
     return o;
 }
 
+namespace {
+
+int64_t conversation_context(const LanguageModel& model, int requested) {
+    if (requested > 0) return requested;
+    const int64_t trained = model.model().config().n_ctx_train;
+    return trained > 0 ? std::min<int64_t>(trained, 4096) : 4096;
+}
+
+}  // namespace
+
 Assistant::Assistant(std::shared_ptr<const LanguageModel> model, AssistantOptions options)
     : model_(std::move(model)),
-      context_(model_->model(), ContextOptions{.n_ctx = options.context, .n_batch = 512, .n_threads = 0}) {
+      context_size_(conversation_context(*model_, options.context)),
+      context_(model_->model(),
+               ContextOptions{.n_ctx = context_size_ + std::max(0, options.extra_cells), .n_batch = 512, .n_threads = 0}) {
     const Tokenizer& tok = model_->tokenizer();
     for (TokenId id = 0; id < tok.vocab_size(); ++id) {
         max_token_bytes_ = std::max(max_token_bytes_, tok.token_text(id).size());
     }
-    (void)options.max_sequences;
 }
 
 std::string Assistant::render(std::span<const Message> conversation, bool add_generation_prompt) const {
@@ -47,7 +58,7 @@ std::string Assistant::render(std::span<const Message> conversation, bool add_ge
 std::vector<TokenId> Assistant::tokenize_prompt(std::string_view prompt_text) const {
     // Every token covers at most max_token_bytes_ bytes, so longer text cannot fit; refusing it
     // here spares tokenizing (say) 100 MB of piped input only to refuse it afterwards.
-    const auto n_ctx = static_cast<size_t>(context_.n_ctx());
+    const auto n_ctx = static_cast<size_t>(context_size_);
     if (prompt_text.size() / max_token_bytes_ > n_ctx) {
         fail("the prompt (", prompt_text.size(), " bytes) is longer than the context of ", n_ctx,
              " tokens; use a shorter input or a larger --ctx");

@@ -23,8 +23,10 @@ struct Message {
 };
 
 struct AssistantOptions {
-    int context = 0;        // tokens; 0: the model's training context, at most 4096
-    int max_sequences = 1;  // parallel sequences the context must hold (contemplation)
+    int context = 0;      // tokens one conversation may use; 0: the model's training context,
+                          // at most 4096
+    int extra_cells = 0;  // more KV cells for parallel chains beyond the shared prompt
+                          // (contemplation: chains x think tokens)
 };
 
 struct Reply {
@@ -47,7 +49,8 @@ public:
     const LanguageModel& model() const { return *model_; }
     std::shared_ptr<const LanguageModel> shared_model() const { return model_; }
     Context& context() { return context_; }
-    int64_t context_size() const { return context_.n_ctx(); }
+    // Tokens one conversation may use (the KV cache may hold more, for parallel chains).
+    int64_t context_size() const { return context_size_; }
 
     // The prompt text for a conversation, through the model's chat template.
     std::string render(std::span<const Message> conversation, bool add_generation_prompt = true) const;
@@ -71,6 +74,7 @@ public:
 
 private:
     std::shared_ptr<const LanguageModel> model_;
+    int64_t context_size_;
     Context context_;
     size_t max_token_bytes_ = 1;
     std::vector<TokenId> cached_;  // tokens whose keys and values sequence 0 holds, in order
