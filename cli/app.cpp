@@ -130,6 +130,7 @@ int run(int argc, char** argv) {
     add_tokenize_command(app, action);
     add_template_command(app, action);
     add_logits_command(app, action);
+    add_eval_command(app, action);
 
     try {
         app.parse(argc, argv);
