@@ -131,6 +131,7 @@ int run(int argc, char** argv) {
     add_template_command(app, action);
     add_logits_command(app, action);
     add_eval_command(app, action);
+    add_convert_command(app, action);
 
     try {
         app.parse(argc, argv);
