@@ -11,7 +11,7 @@
 #include <cstring>
 #include <numbers>
 
-#if defined(__AVX2__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
@@ -498,7 +498,72 @@ void rope_apply(const RopeParams& p, const float* cache, float* x, int n_heads, 
 
 // ---- Attention -----------------------------------------------------------------------------
 
-void attend(const float* q, const float* k, size_t k_stride, const float* v, size_t v_stride,
+void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+    int64_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) {
+    int64_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+#endif
+    for (; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
+}
+
+namespace {
+
+// q · k for an F32 query and an F16 key (16 lanes, as dot_f32).
+float dot_f32_f16(const float* q, const uint16_t* k, int n) {
+    int i = 0;
+    float total = 0;
+#if defined(__AVX512F__)
+    __m512 acc = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16)
+        acc = _mm512_fmadd_ps(
+            _mm512_loadu_ps(q + i),
+            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i))), acc);
+    total = _mm512_reduce_add_ps(acc);
+#elif defined(__F16C__) && defined(__FMA__)
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(
+            _mm256_loadu_ps(q + i),
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))), acc);
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    total = _mm_cvtss_f32(r);
+#endif
+    for (; i < n; ++i) total += q[i] * fp16_to_fp32(k[i]);
+    return total;
+}
+
+// out += p · v for an F16 row v.
+void axpy_f16(float p, const uint16_t* v, float* out, int n) {
+    int i = 0;
+#if defined(__F16C__) && defined(__FMA__)
+    const __m256 vp = _mm256_set1_ps(p);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(
+            out + i,
+            _mm256_fmadd_ps(
+                vp, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i))),
+                _mm256_loadu_ps(out + i)));
+#endif
+    for (; i < n; ++i) out[i] += p * fp16_to_fp32(v[i]);
+}
+
+}  // namespace
+
+void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
             std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
             float* scores, float* out) {
     const int64_t n = static_cast<int64_t>(cells.size());
@@ -508,14 +573,13 @@ void attend(const float* q, const float* k, size_t k_stride, const float* v, siz
     float q16[kMaxHeadDim];
     for (int d = 0; d < head_dim_k; ++d) q16[d] = round_to_fp16(q[d]);
     for (int64_t j = 0; j < n; ++j)
-        scores[j] = dot_f32(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
+        scores[j] =
+            dot_f32_f16(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
     softmax(scores, n);
     std::fill(out, out + head_dim_v, 0.0f);
-    for (int64_t j = 0; j < n; ++j) {
-        const float* vr = v + static_cast<size_t>(cells[j]) * v_stride;
-        const float p = round_to_fp16(scores[j]);
-        for (int d = 0; d < head_dim_v; ++d) out[d] += p * vr[d];
-    }
+    for (int64_t j = 0; j < n; ++j)
+        axpy_f16(round_to_fp16(scores[j]), v + static_cast<size_t>(cells[j]) * v_stride, out,
+                 head_dim_v);
 }
 
 }  // namespace ponder
