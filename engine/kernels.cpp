@@ -112,7 +112,7 @@ struct DotArgs {
 
 float dot_int8(const DotArgs& x) {
     const int64_t gpb = x.groups_per_block;
-    const bool unit_scales = gpb == 2;  // the legacy formats have no group scales
+    [[maybe_unused]] const bool unit_scales = gpb == 2;  // legacy formats: no group scales
     float summs = 0;
     float acc_m[4] = {};
 #if defined(__AVX2__) && defined(__FMA__)
