@@ -108,6 +108,7 @@ struct DotArgs {
     int64_t n_blocks;
     int64_t groups_per_block;
     UnpackKind kind;
+    bool block_min_sum;  // sum the min terms per block into one scalar (ggml's Q5_K kernel)
 };
 
 float dot_int8(const DotArgs& x) {
@@ -184,7 +185,11 @@ float dot_int8(const DotArgs& x) {
         const float dd = x.wd[b] * x.ad[b];
         for (int l = 0; l < 8; ++l) acc[l] = std::fma(dd, static_cast<float>(isum[l]), acc[l]);
 #endif
-        if (x.kind == UnpackKind::scaled_min) {
+        if (x.kind == UnpackKind::scaled_min && x.block_min_sum) {
+            int32_t m = 0;
+            for (int64_t g = g0; g < g0 + gpb; ++g) m += x.wmin[g] * x.abs[g];
+            summs = std::fma(-(x.ad[b] * x.wdmin[b]), static_cast<float>(m), summs);
+        } else if (x.kind == UnpackKind::scaled_min) {
             // Σ min·bsum in four lanes (pairs of 32-value sub-blocks), scaled by -dmin.
             const float dmin = -(x.ad[b] * x.wdmin[b]);
 #if defined(__AVX2__) && defined(__FMA__)
@@ -214,7 +219,8 @@ float dot_int8(const DotArgs& x) {
 #else
     float total = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 #endif
-    if (x.kind == UnpackKind::scaled_min) total += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
+    if (x.kind == UnpackKind::scaled_min && !x.block_min_sum)
+        total += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
     return total + summs;
 }
 
@@ -308,7 +314,8 @@ void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, in
                                  act.offset_sum.data() + b * n_blocks,
                                  n_blocks,
                                  block / kGroup,
-                                 kind};
+                                 kind,
+                                 w.type == GgmlType::Q5_K};
                     for (int64_t r = r0; r < r1; ++r) {
                         const int64_t i = r - r0;
                         args.wq = ts.q.data() + i * K;
