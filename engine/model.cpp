@@ -43,15 +43,17 @@ using TensorLookup = std::function<std::optional<TensorView>(const std::string& 
 // Finds the weights of the model by their GGUF names and checks shape and type.
 class WeightBinder {
   public:
-    WeightBinder(std::string file, TensorLookup lookup)
-        : file_(std::move(file)), lookup_(std::move(lookup)) {}
+    // `file_name` maps a GGUF name to the name the file uses, for messages.
+    WeightBinder(std::string file, TensorLookup lookup,
+                 std::function<std::string(const std::string&)> file_name = {})
+        : file_(std::move(file)), lookup_(std::move(lookup)), file_name_(std::move(file_name)) {}
 
     bool has(const std::string& name) const { return lookup_(name).has_value(); }
 
     // A matrix of `rows` rows of `cols` values.
     WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows) const {
         auto t = lookup_(name);
-        if (!t) fail(file_, ": missing tensor ", name);
+        if (!t) fail(file_, ": missing tensor ", display(name));
         return to_matrix(*t, cols, rows);
     }
 
@@ -66,7 +68,7 @@ class WeightBinder {
     std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const {
         auto t = lookup_(name);
         if (!t) {
-            if (required) fail(file_, ": missing tensor ", name);
+            if (required) fail(file_, ": missing tensor ", display(name));
             return {};
         }
         uint64_t count = 1;
@@ -119,8 +121,13 @@ class WeightBinder {
         return w;
     }
 
+    std::string display(const std::string& name) const {
+        return file_name_ ? file_name_(name) : name;
+    }
+
     std::string file_;
     TensorLookup lookup_;
+    std::function<std::string(const std::string&)> file_name_;
 };
 
 // Binds every weight by its GGUF name; Hugging Face models go through a name map.
@@ -530,11 +537,14 @@ Model Model::from_huggingface(const fs::path& directory) {
         return std::nullopt;
     };
     check_config(directory.string(), m.config_);
-    WeightBinder binder(directory.string(), [lookup, tie](const std::string& gguf) {
-        // With tied embeddings a stray lm_head.weight must not be used.
-        if (tie && gguf == "output.weight") return std::optional<TensorView>{};
-        return lookup(gguf);
-    });
+    WeightBinder binder(
+        directory.string(),
+        [lookup, tie](const std::string& gguf) {
+            // With tied embeddings a stray lm_head.weight must not be used.
+            if (tie && gguf == "output.weight") return std::optional<TensorView>{};
+            return lookup(gguf);
+        },
+        hf_name);
     bool tied = false;
     bind_weights(binder, m.config_, m.token_embd_, m.output_, m.output_norm_, m.layers_, tied);
     m.config_.tied_embeddings = tied;
