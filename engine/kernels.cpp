@@ -257,9 +257,13 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
-// Rows per unpacked tile: the tile (int8 values plus scales) stays in L1/L2 while it is dotted
-// with every activation row.
-constexpr int64_t kIntTileRows = 8;
+// Unpacked rows per tile. A small tile stays in L1 while the activation rows stream past it
+// from L2; when the activations no longer fit in L2, a taller tile (in L2) lets each pass over
+// them serve more weight rows.
+int64_t int_tile_rows(int64_t n_x, int64_t K) {
+    if (n_x * K <= (int64_t{1} << 20)) return 8;
+    return std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(K, 1), 8, 64);
+}
 // Rows per dequantized float tile for the GEMM path.
 constexpr int64_t kFloatTileRows = 64;
 // From this many activation rows on, float weights go through Eigen's GEMM. Fewer rows (decode
@@ -285,16 +289,17 @@ void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, in
                                     act.offset_sum.data() + b * n_blocks);
     });
     s.ensure_threads(pool.size());
+    const int64_t tile_rows = int_tile_rows(n_x, K);
     pool.parallel_for(
-        (w.rows + kIntTileRows - 1) / kIntTileRows, [&](int64_t t0, int64_t t1, int thread) {
+        (w.rows + tile_rows - 1) / tile_rows, [&](int64_t t0, int64_t t1, int thread) {
             ThreadScratch& ts = s.thread(thread);
-            grow(ts.q, static_cast<size_t>(kIntTileRows * K));
-            grow(ts.scale, static_cast<size_t>(kIntTileRows * n_groups));
-            grow(ts.min, static_cast<size_t>(kIntTileRows * n_groups));
-            grow(ts.d, static_cast<size_t>(kIntTileRows * n_blocks));
-            grow(ts.dmin, static_cast<size_t>(kIntTileRows * n_blocks));
+            grow(ts.q, static_cast<size_t>(tile_rows * K));
+            grow(ts.scale, static_cast<size_t>(tile_rows * n_groups));
+            grow(ts.min, static_cast<size_t>(tile_rows * n_groups));
+            grow(ts.d, static_cast<size_t>(tile_rows * n_blocks));
+            grow(ts.dmin, static_cast<size_t>(tile_rows * n_blocks));
             for (int64_t t = t0; t < t1; ++t) {
-                const int64_t r0 = t * kIntTileRows, r1 = std::min(w.rows, r0 + kIntTileRows);
+                const int64_t r0 = t * tile_rows, r1 = std::min(w.rows, r0 + tile_rows);
                 for (int64_t r = r0; r < r1; ++r) {
                     const int64_t i = r - r0;
                     unpack_row_int8(w.type, w.row(r), K,
