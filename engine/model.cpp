@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -181,6 +182,9 @@ void check_config(const std::string& file, const ModelConfig& c) {
     positive("value length", c.head_dim_v);
     positive("vocabulary size", c.n_vocab);
     positive("context length", c.n_ctx_train);
+    if (c.head_dim_k > kMaxHeadDim || c.head_dim_v > kMaxHeadDim)
+        fail(file, ": head size ", std::max(c.head_dim_k, c.head_dim_v),
+             " exceeds ponder's limit of ", kMaxHeadDim);
     if (c.n_head % c.n_head_kv != 0)
         fail(file, ": head count ", c.n_head, " is not a multiple of the KV head count ",
              c.n_head_kv);
