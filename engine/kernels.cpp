@@ -1,9 +1,10 @@
 #include "engine/kernels.h"
 
-// GCC 12 reports false "maybe uninitialized" warnings inside its own AVX-512 intrinsic headers
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsic headers
 // (GCC bug 105593, fixed in 13); they are not about this code.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <algorithm>
