@@ -20,6 +20,7 @@
 #include "cli/paths.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "reason/interrupt.h"
 #include "ponder_version.h"
 
 namespace ponder::cli {
@@ -82,11 +83,13 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
         if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
     }
     ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
+    install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
     std::shared_ptr<LanguageModel> model;
     {
         LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
         model = load_model(choice);
     }
+    if (interrupted()) return 130;
     if (!options.chat_template_file.empty()) {
         model->override_chat_template(text_or_file(options.chat_template_file));
     }

@@ -115,8 +115,6 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     if (!system.empty()) conversation.insert(conversation.begin(), Message{"system", system});
     conversation.push_back({"user", request.user_text});
 
-    install_interrupt_handler();
-    clear_interrupt();
     if (opt.contemplate) {
         if (opt.raw) fail("--contemplate needs the chat template; it cannot be combined with --raw");
         return run_contemplate(request, model, assistant, conversation, system, conversation_id, log);

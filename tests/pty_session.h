@@ -27,6 +27,8 @@ public:
     // Waits until `text` appears in the output after position `from` (default: what was read
     // since the last successful expect). Returns true when it appeared in time.
     bool expect(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // Waits until at least `bytes` more bytes of output arrive after the last expect().
+    bool expect_more(size_t bytes, std::chrono::milliseconds timeout = std::chrono::seconds(30));
     // Everything the terminal has shown so far (raw, with escape sequences).
     const std::string& output() const { return output_; }
     // Output since the last successful expect().
