@@ -135,6 +135,7 @@ int run(int argc, char** argv) {
     add_logits_command(app, action);
     add_eval_command(app, action);
     add_convert_command(app, action);
+    add_pull_command(app, action);
 
     try {
         app.parse(argc, argv);
