@@ -196,11 +196,14 @@ int read_file(lua_State* L) {
         if (std::filesystem::is_directory(path, ec)) fail(path, " is a directory");
         std::ifstream in(path, std::ios::binary);
         if (!in) fail("cannot read ", path, ": no such file or no permission");
-        const auto size = std::filesystem::file_size(path, ec);
-        if (!ec && size > module_state(L).runtime->policy().memory_limit) {
-            fail(path, " is larger than a script's memory limit");
+        // Read in chunks up to the script's memory limit: devices and pipes have no size.
+        const size_t limit = module_state(L).runtime->policy().memory_limit;
+        std::string text;
+        char chunk[65536];
+        while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+            text.append(chunk, static_cast<size_t>(in.gcount()));
+            if (text.size() > limit) fail(path, " is larger than a script's memory limit");
         }
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (in.bad()) fail("error reading ", path);
         push_string(L, text);
         return 1;
@@ -208,7 +211,7 @@ int read_file(lua_State* L) {
 }
 
 // Paths matching a pattern where "**" also crosses directories ("docs/**/*.md").
-std::vector<std::string> deep_glob(const std::string& pattern) {
+std::vector<std::string> deep_glob(const std::string& pattern, const ModuleState& state) {
     namespace fs = std::filesystem;
     const size_t star = pattern.find("**");
     std::string prefix = pattern.substr(0, star);
@@ -223,6 +226,7 @@ std::vector<std::string> deep_glob(const std::string& pattern) {
              it(root, fs::directory_options::skip_permission_denied, ec),
          end;
          !ec && it != end; it.increment(ec)) {
+        check_not_stopping(state);  // a big tree takes a while: Ctrl-C and --timeout still apply
         std::string path = it->path().string();
         if (slash == std::string::npos && path.starts_with("./")) path.erase(0, 2);
         if (fnmatch(pattern.c_str(), path.c_str(), FNM_PERIOD) == 0 ||
@@ -238,7 +242,7 @@ int glob_files(lua_State* L) {
         const std::string pattern = check_string(L, 1, "glob");
         std::vector<std::string> paths;
         if (pattern.find("**") != std::string::npos) {
-            paths = deep_glob(pattern);
+            paths = deep_glob(pattern, module_state(L));
         } else {
             glob_t found{};
             const int status = ::glob(pattern.c_str(), GLOB_BRACE | GLOB_TILDE, nullptr, &found);
