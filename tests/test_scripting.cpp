@@ -388,6 +388,24 @@ print(pcall(ponder.contemplate, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
     EXPECT_NE(r.out.find("false\ts.lua:29: in check"), std::string::npos) << r.out;
 }
 
+TEST_F(Scripting, ExchangesAreLoggedAsLua) {
+    PONDER_REQUIRE_SHARED("models/rand-llama-q8_0.gguf");
+    auto r = script("ponder.ask('lua log probe 7', {max_tokens = 2})\n"
+                    "local chat = ponder.chat{max_tokens = 2}\nchat:say('lua log probe 7 chat')\nchat:say('again')",
+                    {"-m", model_path()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_ponder({"logs", "--json", "--search", "lua log probe 7"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto logged = nlohmann::json::parse(r.out);
+    ASSERT_EQ(logged.size(), 2u) << r.out;
+    for (const auto& e : logged) EXPECT_EQ(e["mode"], "lua") << e;
+    r = run_ponder({"logs", "--json", "--search", "again"});
+    auto again = nlohmann::json::parse(r.out);
+    ASSERT_GE(again.size(), 1u);
+    // The chat's two turns share a conversation.
+    EXPECT_EQ(again[0]["conversation"], logged[0]["conversation"]) << r.out;
+}
+
 TEST_F(Scripting, ModelLoadsOnlyWhenNeeded) {
     // No model is touched by a script that does not ask for one.
     auto r = script("print(ponder.json.encode({1, 2}))", {"-m", "/nonexistent/model.gguf"});
