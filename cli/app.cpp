@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/input.h"
+#include "cli/lua_host.h"
 #include "cli/main_options.h"
 #include "cli/model_choice.h"
 #include "cli/paths.h"
@@ -58,6 +59,7 @@ private:
 
 int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& config) {
     finish_main_options(options);
+    if (!options.eval.empty()) return run_lua(LuaJob{{}, options.eval, options.prompt}, options, config);
     if (options.settings.threads > 0) set_global_thread_count(options.settings.threads);
 
     const bool stdin_tty = isatty(STDIN_FILENO), stdout_tty = isatty(STDOUT_FILENO);
@@ -117,6 +119,9 @@ int run(int argc, char** argv) {
                  "  ponder \"question\"            answer (streamed)\n"
                  "  ponder --contemplate \"...\"   think in parallel chains, check them, then answer\n"
                  "  cat notes.md | ponder \"summarize\"\n"
+                 "  ponder --tool calculator \"...\" let the model call tools (calculator, files)\n"
+                 "  ponder run script.lua [args]  run a Lua script (see README: Scripting with Lua)\n"
+                 "  ponder -e 'print(ponder.ask(\"hi\"))'\n"
                  "  ponder                       an interactive session (on a terminal)",
                  "ponder"};
     app.set_version_flag("-V,--version", version_line());
@@ -128,6 +133,7 @@ int run(int argc, char** argv) {
     add_main_options(app, options);
 
     CommandAction action;
+    std::optional<Config> config;  // read after parsing, before any command runs
     add_info_command(app, action);
     add_logs_command(app, action);
     add_tokenize_command(app, action);
@@ -136,6 +142,7 @@ int run(int argc, char** argv) {
     add_eval_command(app, action);
     add_convert_command(app, action);
     add_pull_command(app, action);
+    add_run_command(app, action, options, config);
 
     try {
         app.parse(argc, argv);
@@ -143,7 +150,7 @@ int run(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : kUsageError;
     }
     try {
-        std::optional<Config> config = load_config(config_dir());
+        config = load_config(config_dir());
         if (config) apply_config(*config, app, {"model"});
         if (action) return action();
         return run_main(app, options, config);

@@ -7,9 +7,11 @@
 
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "reason/builtin_tools.h"
 #include "reason/contemplate.h"
 #include "reason/conversation_log.h"
 #include "reason/interrupt.h"
+#include "reason/tool_use.h"
 #include "repl/chain_progress.h"
 
 namespace ponder::cli {
@@ -123,9 +125,44 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     auto on_text = [&](std::string_view text) {
         if (stream) write_out(text);
     };
-    Reply reply = opt.raw ? assistant.complete(request.user_text, opt.settings.sampling, on_text, &interrupt_flag())
-                          : assistant.reply(conversation, opt.settings.sampling, on_text, &interrupt_flag());
+    // --tool: the model may call the built-in tools while answering.
+    std::vector<Tool> tools;
+    if (!opt.tools.empty()) {
+        if (opt.raw) fail("--tool needs the chat template; it cannot be combined with --raw");
+        ReadableDirs access(std::vector<std::filesystem::path>(opt.allow_dirs.begin(), opt.allow_dirs.end()));
+        for (const auto& name : opt.tools) {
+            for (Tool& t : builtin_tools(name, access)) tools.push_back(std::move(t));
+        }
+    }
+    Reply reply;
+    std::vector<ToolExchange> exchanges;
+    int64_t answer_tokens = 0;
+    if (opt.raw) {
+        reply = assistant.complete(request.user_text, opt.settings.sampling, on_text, &interrupt_flag());
+        answer_tokens = reply.timings.generated_tokens;
+    } else if (tools.empty()) {
+        reply = assistant.reply(conversation, opt.settings.sampling, on_text, &interrupt_flag());
+        answer_tokens = reply.timings.generated_tokens;
+    } else {
+        ToolLoopOptions loop;
+        loop.on_text = on_text;
+        loop.on_tool = [&](const ToolExchange& e) {
+            note(opt.quiet, "tool " + e.call.name + " " + e.call.arguments.dump() + " -> " +
+                                (e.result.size() > 200 ? e.result.substr(0, 200) + "..." : e.result));
+        };
+        ToolLoopResult result = run_tool_loop(chat_messages(conversation), tools,
+                                              assistant_generator(assistant, tools, opt.settings.sampling, &interrupt_flag()),
+                                              loop);
+        reply = std::move(result.reply);
+        exchanges = std::move(result.exchanges);
+        answer_tokens = result.generated_tokens;
+        if (result.step_limit_reached) note(opt.quiet, "the model still asked for tools after the step limit");
+    }
     if (stream && !reply.text.empty() && reply.text.back() != '\n') write_out("\n");
+    nlohmann::json tool_calls = nlohmann::json::array();
+    for (const auto& e : exchanges) {
+        tool_calls.push_back({{"name", e.call.name}, {"arguments", nlohmann::json(e.call.arguments)}, {"result", e.result}});
+    }
 
     if (log) {
         LoggedExchange e;
@@ -137,8 +174,9 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
         e.answer = reply.text;
         e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
         e.prompt_tokens = reply.prompt_tokens;
-        e.answer_tokens = reply.timings.generated_tokens;
+        e.answer_tokens = answer_tokens;
         e.options = settings_to_json(opt.settings);
+        if (!tool_calls.empty()) e.options["tool_calls"] = tool_calls;
         if (!request.attached_files.empty()) e.options["files"] = request.attached_files;
         e.timings = timings_json(reply, model->load_seconds());
         log->append(std::move(e));
@@ -149,8 +187,9 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
                               {"model", request.model_label},
                               {"mode", opt.raw ? "raw" : "quick"},
                               {"stop_reason", stop_reason_name(reply.stop_reason)},
-                              {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", reply.timings.generated_tokens}}},
+                              {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", answer_tokens}}},
                               {"timings", timings_json(reply, model->load_seconds())}};
+        if (!opt.tools.empty()) out["tool_calls"] = tool_calls;
         std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     }
     if (reply.stop_reason == StopReason::context_full) {

@@ -81,6 +81,27 @@ void add_main_options(CLI::App& app, MainOptions& o) {
     app.add_flag("--stats", o.stats, "Print prompt and generation speed to stderr")->group("Output");
     app.add_flag("-q,--quiet", o.quiet, "No progress or notes on stderr, only errors")->group("Output");
     app.add_flag("--no-log", o.no_log, "Do not record this exchange in the conversation log")->group("Output");
+
+    app.add_option("-e,--eval", o.eval, "Run Lua code (the prompt words become its `arg`)")
+        ->type_name("CODE")
+        ->group("Scripting");
+    app.add_option("--tool", o.tools, "Let the model call a built-in tool: calculator, files (repeatable)")
+        ->type_name("NAME")
+        ->check(CLI::IsMember({"calculator", "files"}))
+        ->group("Scripting");
+    app.add_option("--allow-dir", o.allow_dirs,
+                   "Let the files tool read this directory too, besides the working directory (repeatable)")
+        ->type_name("DIR")
+        ->check(CLI::ExistingDirectory)
+        ->group("Scripting");
+    app.add_flag("--allow-shell", o.allow_shell, "Let scripts run programs (os.execute, io.popen) and load C modules")
+        ->group("Scripting");
+    app.add_flag("--allow-write", o.allow_write, "Let scripts write files outside the working directory")
+        ->group("Scripting");
+    app.add_option("--timeout", o.timeout, "Stop a script after this many seconds (0: no limit)")
+        ->type_name("SECONDS")
+        ->check(CLI::NonNegativeNumber)
+        ->group("Scripting");
 }
 
 void finish_main_options(MainOptions& o) {

@@ -48,6 +48,11 @@ Reply ChatSession::retry(const TextCallback& on_text, const std::atomic<bool>* c
     fail("nothing to retry: the conversation has no answer yet");
 }
 
+void ChatSession::add_turn(const std::string& user_text, const std::string& answer) {
+    turns_.push_back({"user", user_text});
+    turns_.push_back({"assistant", answer});
+}
+
 int64_t ChatSession::token_count() const {
     return static_cast<int64_t>(assistant_->tokenize_prompt(assistant_->render(messages())).size());
 }

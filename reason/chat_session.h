@@ -38,6 +38,10 @@ public:
     // Answers the last user turn again (a new sample). Throws when there is no turn yet.
     Reply retry(const TextCallback& on_text = {}, const std::atomic<bool>* cancel = nullptr);
 
+    // Records a turn answered elsewhere — by a tool-use loop, which showed the model tool calls
+    // and results on the way: the user's text and the final answer are what the chat keeps.
+    void add_turn(const std::string& user_text, const std::string& answer);
+
     // Tokens the conversation takes now, with the next answer's header.
     int64_t token_count() const;
     // Forgets every turn (the system prompt and settings stay).
