@@ -21,6 +21,7 @@
 #include "cli/paths.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "reason/interrupt.h"
 #include "ponder_version.h"
 
 namespace ponder::cli {
@@ -67,6 +68,7 @@ MainModel load_main_model(const MainOptions& options, const std::optional<Config
         if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
     }
     ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
+    install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
     MainModel loaded;
     loaded.label = choice.path.empty() ? kBundledModelName : choice.path.string();
     {
@@ -91,6 +93,7 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
         }
         if (options.json) throw UsageError("--json needs a prompt; the interactive session prints text");
         MainModel main_model = load_main_model(options, config);
+        if (interrupted()) return 130;
         return run_interactive(options, std::move(main_model.model), main_model.label);
     }
     InputSources sources;
@@ -105,6 +108,7 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
     }
 
     MainModel main_model = load_main_model(options, config);
+    if (interrupted()) return 130;
     (void)app;
     AskRequest request{&options, std::move(input.text), std::move(input.attached), main_model.label};
     return run_ask(request, main_model.model);
@@ -144,6 +148,9 @@ int run(int argc, char** argv) {
     add_tokenize_command(app, action);
     add_template_command(app, action);
     add_logits_command(app, action);
+    add_eval_command(app, action);
+    add_convert_command(app, action);
+    add_pull_command(app, action);
 
     try {
         app.parse(argc, argv);

@@ -7,8 +7,10 @@
 
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "reason/contemplate.h"
 #include "reason/conversation_log.h"
 #include "reason/interrupt.h"
+#include "repl/chain_progress.h"
 
 namespace ponder::cli {
 
@@ -17,6 +19,55 @@ namespace {
 void write_out(std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
+}
+
+int run_contemplate(const AskRequest& request, const std::shared_ptr<LanguageModel>& model, Assistant& assistant,
+                    const std::vector<Message>& conversation, const std::string& system, int64_t conversation_id,
+                    std::optional<ConversationLog>& log) {
+    const MainOptions& opt = *request.options;
+    repl::ChainProgressView view(stderr, !opt.quiet && !opt.json && isatty(STDERR_FILENO));
+    ContemplationHooks hooks;
+    hooks.on_stage = [&](int round, std::string_view stage) { view.stage(round, stage); };
+    hooks.on_progress = [&](std::span<const ChainProgress> chains) { view.update(chains); };
+    ContemplationResult result = contemplate(assistant, conversation, opt.settings, hooks, &interrupt_flag());
+    view.clear();
+
+    nlohmann::json trace = result.to_json();
+    if (log) {
+        LoggedExchange e;
+        e.conversation_id = conversation_id;
+        e.mode = "contemplate";
+        e.model = request.model_label;
+        e.system = system;
+        e.prompt = request.user_text;
+        e.answer = result.answer.display;
+        e.stop_reason = result.cancelled ? "cancelled" : "answered";
+        e.prompt_tokens = result.prompt_tokens;
+        e.answer_tokens = result.generated_tokens;
+        e.options = settings_to_json(opt.settings);
+        e.timings = {{"seconds", result.seconds}, {"load_seconds", model->load_seconds()}};
+        e.chains = trace;
+        log->append(std::move(e));
+    }
+    if (opt.json) {
+        trace["model"] = request.model_label;
+        trace["mode"] = "contemplate";
+        std::cout << trace.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    } else {
+        write_out(describe_contemplation(result, opt.show_chains));
+    }
+    if (opt.stats) {
+        char line[200];
+        std::snprintf(line, sizeof line, "%zu chains, %d round(s), %lld tokens generated in %.2f s (%.1f t/s in total)",
+                      result.chains.size(), result.rounds, static_cast<long long>(result.generated_tokens), result.seconds,
+                      result.seconds > 0 ? result.generated_tokens / result.seconds : 0.0);
+        std::fprintf(stderr, "ponder: %s\n", line);
+    }
+    if (result.cancelled) {
+        note(opt.quiet, "interrupted");
+        return 130;
+    }
+    return 0;
 }
 
 }  // namespace
@@ -40,7 +91,9 @@ EarlierConversation last_logged_conversation(const ConversationLog& log) {
 
 int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& model) {
     const MainOptions& opt = *request.options;
-    Assistant assistant(model, AssistantOptions{.context = opt.settings.context});
+    const ContemplateSettings& cs = opt.settings.contemplate;
+    Assistant assistant(model, AssistantOptions{.context = opt.settings.context,
+                                                .extra_cells = opt.contemplate ? cs.chains * cs.think_tokens : 0});
 
     std::optional<ConversationLog> log;
     if (!opt.no_log) log.emplace(open_conversation_log());
@@ -58,8 +111,10 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     if (!system.empty()) conversation.insert(conversation.begin(), Message{"system", system});
     conversation.push_back({"user", request.user_text});
 
-    install_interrupt_handler();
-    clear_interrupt();
+    if (opt.contemplate) {
+        if (opt.raw) fail("--contemplate needs the chat template; it cannot be combined with --raw");
+        return run_contemplate(request, model, assistant, conversation, system, conversation_id, log);
+    }
     const bool stream = !opt.json;
     auto on_text = [&](std::string_view text) {
         if (stream) write_out(text);

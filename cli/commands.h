@@ -18,6 +18,9 @@ void add_logs_command(CLI::App& app, CommandAction& action);
 void add_tokenize_command(CLI::App& app, CommandAction& action);
 void add_template_command(CLI::App& app, CommandAction& action);
 void add_logits_command(CLI::App& app, CommandAction& action);
+void add_eval_command(CLI::App& app, CommandAction& action);
+void add_convert_command(CLI::App& app, CommandAction& action);
+void add_pull_command(CLI::App& app, CommandAction& action);
 
 // The conversation log under the data directory (warnings go to stderr).
 ConversationLog open_conversation_log();

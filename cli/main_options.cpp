@@ -40,7 +40,7 @@ void add_main_options(CLI::App& app, MainOptions& o) {
         ->group("Model");
 
     app.add_option("prompt", o.prompt, "The question (words are joined with spaces)")->group("Input");
-    app.add_option("-f,--file", o.files, "Attach a file (repeatable; - for stdin)")->type_name("FILE")->group("Input");
+    app.add_option("-f,--file", o.files, "Attach a file (repeatable; - for stdin)")->type_name("FILE")->allow_extra_args(false)->group("Input");
     app.add_flag("--recursive", o.recursive, "Allow directories with -f (their text files are attached)")->group("Input");
     app.add_option("--system-file", o.system_file, "Read the system prompt from a file")->type_name("FILE")->group("Input");
 
@@ -51,7 +51,14 @@ void add_main_options(CLI::App& app, MainOptions& o) {
         Settings* settings = &o.settings;
         app.add_option_function<std::string>(
                flag_names(info.name),
-               [entry, settings](const std::string& value) { entry->set(*settings, value); }, std::string(info.help))
+               [entry, settings](const std::string& value) {
+                try {
+                    entry->set(*settings, value);
+                } catch (const Error& e) {
+                    throw CLI::ValidationError("--" + std::string(entry->name), e.what());
+                }
+            },
+            std::string(info.help))
             ->default_str(info.get(defaults))
             ->type_name(std::string(info.value_kind))
             ->group(group_of(info.name));
@@ -62,7 +69,7 @@ void add_main_options(CLI::App& app, MainOptions& o) {
                 ->group(group_of(info.name));
         }
     }
-    app.add_option("--stop", o.stop, "Stop generating at this text (repeatable)")->group("Sampling");
+    app.add_option("--stop", o.stop, "Stop generating at this text (repeatable)")->allow_extra_args(false)->group("Sampling");
 
     app.add_flag("--raw", o.raw, "Send the prompt as it is, without the chat template")->group("Mode");
     app.add_flag("--contemplate", o.contemplate, "Think in several parallel chains, check them, then answer")

@@ -224,13 +224,11 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                 const float* rc = s.rope.data() + i * n_rot;
                 rope_apply(c.rope, rc, qi, static_cast<int>(c.n_head), static_cast<int>(hd_k));
                 rope_apply(c.rope, rc, ki, static_cast<int>(c.n_head_kv), static_cast<int>(hd_k));
-                // The cache keeps F16 precision (see kernels.h).
+                // The cache holds F16, as llama.cpp's default cache.
                 const int32_t cell = s.cells[static_cast<size_t>(i)];
-                float* kc = kv_.k(static_cast<int64_t>(l), cell);
-                float* vc = kv_.v(static_cast<int64_t>(l), cell);
-                const float* vi = s.v.data() + i * v_dim;
-                for (int64_t d = 0; d < k_dim; ++d) kc[d] = round_to_fp16(ki[d]);
-                for (int64_t d = 0; d < v_dim; ++d) vc[d] = round_to_fp16(vi[d]);
+                fp32_to_fp16_row(ki, kv_.k(static_cast<int64_t>(l), cell), k_dim);
+                fp32_to_fp16_row(s.v.data() + i * v_dim, kv_.v(static_cast<int64_t>(l), cell),
+                                 v_dim);
             }
         });
 
@@ -248,8 +246,8 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
             if (n == 0) break;
         }
 
-        const float* k_cache = kv_.k_layer(static_cast<int64_t>(l));
-        const float* v_cache = kv_.v_layer(static_cast<int64_t>(l));
+        const uint16_t* k_cache = kv_.k_layer(static_cast<int64_t>(l));
+        const uint16_t* v_cache = kv_.v_layer(static_cast<int64_t>(l));
         pool.parallel_for(n * c.n_head, [&](int64_t t0, int64_t t1, int thread) {
             float* scores = s.scores[static_cast<size_t>(thread)].data();
             for (int64_t t = t0; t < t1; ++t) {
@@ -293,14 +291,18 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
 void Context::apply_kv_shift() {
     const ModelConfig& c = model_->config();
     std::vector<float> rc(static_cast<size_t>(c.rope.n_rot));
+    std::vector<float> key(static_cast<size_t>(c.n_embd_k_gqa()));
     for (int64_t cell = 0; cell < kv_.extent(); ++cell) {
         const KvCache::Cell& kc = kv_.cell(cell);
         if (kc.empty() || kc.shift == 0) continue;
         // Rotating by θ(delta) moves a key from position p to p + delta (rotations compose).
         rope_cache(c.rope, static_cast<float>(kc.shift), rc.data());
-        for (int64_t l = 0; l < c.n_layer; ++l)
-            rope_apply(c.rope, rc.data(), kv_.k(l, cell), static_cast<int>(c.n_head_kv),
+        for (int64_t l = 0; l < c.n_layer; ++l) {
+            fp16_to_fp32_row(kv_.k(l, cell), key.data(), c.n_embd_k_gqa());
+            rope_apply(c.rope, rc.data(), key.data(), static_cast<int>(c.n_head_kv),
                        static_cast<int>(c.head_dim_k));
+            fp32_to_fp16_row(key.data(), kv_.k(l, cell), c.n_embd_k_gqa());
+        }
     }
     kv_.shift_applied();
 }

@@ -1,9 +1,10 @@
 #include "engine/gemm.h"
 
-// GCC 12 reports false "maybe uninitialized" warnings inside its own AVX-512 intrinsics when
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsics when
 // Eigen's GEMM is inlined; they are not about this code.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <Eigen/Core>

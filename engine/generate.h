@@ -76,7 +76,8 @@ struct GenerationResult {
 };
 
 // Called for each generated token with the text it releases (held back while it might still
-// become a stop string; may be empty).
+// become a stop string; may be empty). A last call with token -1 releases text still held back
+// when generation ends for a reason other than a stop string.
 using TokenCallback = std::function<void(TokenId token, std::string_view text)>;
 
 // Appends `prompt` to sequence 0 of the context (whose existing cells are kept, so a

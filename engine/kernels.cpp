@@ -1,9 +1,10 @@
 #include "engine/kernels.h"
 
-// GCC 12 reports false "maybe uninitialized" warnings inside its own AVX-512 intrinsic headers
+// GCC 12 reports false (maybe-)uninitialized warnings inside its own AVX-512 intrinsic headers
 // (GCC bug 105593, fixed in 13); they are not about this code.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <algorithm>
@@ -11,7 +12,7 @@
 #include <cstring>
 #include <numbers>
 
-#if defined(__AVX2__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
@@ -108,11 +109,12 @@ struct DotArgs {
     int64_t n_blocks;
     int64_t groups_per_block;
     UnpackKind kind;
+    bool block_min_sum;  // sum the min terms per block into one scalar (ggml's Q5_K kernel)
 };
 
 float dot_int8(const DotArgs& x) {
     const int64_t gpb = x.groups_per_block;
-    const bool unit_scales = gpb == 2;  // the legacy formats have no group scales
+    [[maybe_unused]] const bool unit_scales = gpb == 2;  // legacy formats: no group scales
     float summs = 0;
     float acc_m[4] = {};
 #if defined(__AVX2__) && defined(__FMA__)
@@ -184,7 +186,11 @@ float dot_int8(const DotArgs& x) {
         const float dd = x.wd[b] * x.ad[b];
         for (int l = 0; l < 8; ++l) acc[l] = std::fma(dd, static_cast<float>(isum[l]), acc[l]);
 #endif
-        if (x.kind == UnpackKind::scaled_min) {
+        if (x.kind == UnpackKind::scaled_min && x.block_min_sum) {
+            int32_t m = 0;
+            for (int64_t g = g0; g < g0 + gpb; ++g) m += x.wmin[g] * x.abs[g];
+            summs = std::fma(-(x.ad[b] * x.wdmin[b]), static_cast<float>(m), summs);
+        } else if (x.kind == UnpackKind::scaled_min) {
             // Σ min·bsum in four lanes (pairs of 32-value sub-blocks), scaled by -dmin.
             const float dmin = -(x.ad[b] * x.wdmin[b]);
 #if defined(__AVX2__) && defined(__FMA__)
@@ -214,7 +220,8 @@ float dot_int8(const DotArgs& x) {
 #else
     float total = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
 #endif
-    if (x.kind == UnpackKind::scaled_min) total += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
+    if (x.kind == UnpackKind::scaled_min && !x.block_min_sum)
+        total += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
     return total + summs;
 }
 
@@ -251,9 +258,13 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
-// Rows per unpacked tile: the tile (int8 values plus scales) stays in L1/L2 while it is dotted
-// with every activation row.
-constexpr int64_t kIntTileRows = 8;
+// Unpacked rows per tile. A small tile stays in L1 while the activation rows stream past it
+// from L2; when the activations no longer fit in L2, a taller tile (in L2) lets each pass over
+// them serve more weight rows.
+int64_t int_tile_rows(int64_t n_x, int64_t K) {
+    if (n_x * K <= (int64_t{1} << 20)) return 8;
+    return std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(K, 1), 8, 64);
+}
 // Rows per dequantized float tile for the GEMM path.
 constexpr int64_t kFloatTileRows = 64;
 // From this many activation rows on, float weights go through Eigen's GEMM. Fewer rows (decode
@@ -279,16 +290,17 @@ void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, in
                                     act.offset_sum.data() + b * n_blocks);
     });
     s.ensure_threads(pool.size());
+    const int64_t tile_rows = int_tile_rows(n_x, K);
     pool.parallel_for(
-        (w.rows + kIntTileRows - 1) / kIntTileRows, [&](int64_t t0, int64_t t1, int thread) {
+        (w.rows + tile_rows - 1) / tile_rows, [&](int64_t t0, int64_t t1, int thread) {
             ThreadScratch& ts = s.thread(thread);
-            grow(ts.q, static_cast<size_t>(kIntTileRows * K));
-            grow(ts.scale, static_cast<size_t>(kIntTileRows * n_groups));
-            grow(ts.min, static_cast<size_t>(kIntTileRows * n_groups));
-            grow(ts.d, static_cast<size_t>(kIntTileRows * n_blocks));
-            grow(ts.dmin, static_cast<size_t>(kIntTileRows * n_blocks));
+            grow(ts.q, static_cast<size_t>(tile_rows * K));
+            grow(ts.scale, static_cast<size_t>(tile_rows * n_groups));
+            grow(ts.min, static_cast<size_t>(tile_rows * n_groups));
+            grow(ts.d, static_cast<size_t>(tile_rows * n_blocks));
+            grow(ts.dmin, static_cast<size_t>(tile_rows * n_blocks));
             for (int64_t t = t0; t < t1; ++t) {
-                const int64_t r0 = t * kIntTileRows, r1 = std::min(w.rows, r0 + kIntTileRows);
+                const int64_t r0 = t * tile_rows, r1 = std::min(w.rows, r0 + tile_rows);
                 for (int64_t r = r0; r < r1; ++r) {
                     const int64_t i = r - r0;
                     unpack_row_int8(w.type, w.row(r), K,
@@ -308,7 +320,8 @@ void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, in
                                  act.offset_sum.data() + b * n_blocks,
                                  n_blocks,
                                  block / kGroup,
-                                 kind};
+                                 kind,
+                                 w.type == GgmlType::Q5_K};
                     for (int64_t r = r0; r < r1; ++r) {
                         const int64_t i = r - r0;
                         args.wq = ts.q.data() + i * K;
@@ -498,7 +511,72 @@ void rope_apply(const RopeParams& p, const float* cache, float* x, int n_heads, 
 
 // ---- Attention -----------------------------------------------------------------------------
 
-void attend(const float* q, const float* k, size_t k_stride, const float* v, size_t v_stride,
+void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+    int64_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) {
+    int64_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+#endif
+    for (; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
+}
+
+namespace {
+
+// q · k for an F32 query and an F16 key (16 lanes, as dot_f32).
+float dot_f32_f16(const float* q, const uint16_t* k, int n) {
+    int i = 0;
+    float total = 0;
+#if defined(__AVX512F__)
+    __m512 acc = _mm512_setzero_ps();
+    for (; i + 16 <= n; i += 16)
+        acc = _mm512_fmadd_ps(
+            _mm512_loadu_ps(q + i),
+            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i))), acc);
+    total = _mm512_reduce_add_ps(acc);
+#elif defined(__F16C__) && defined(__FMA__)
+    __m256 acc = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(
+            _mm256_loadu_ps(q + i),
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))), acc);
+    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    total = _mm_cvtss_f32(r);
+#endif
+    for (; i < n; ++i) total += q[i] * fp16_to_fp32(k[i]);
+    return total;
+}
+
+// out += p · v for an F16 row v.
+void axpy_f16(float p, const uint16_t* v, float* out, int n) {
+    int i = 0;
+#if defined(__F16C__) && defined(__FMA__)
+    const __m256 vp = _mm256_set1_ps(p);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(
+            out + i,
+            _mm256_fmadd_ps(
+                vp, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i))),
+                _mm256_loadu_ps(out + i)));
+#endif
+    for (; i < n; ++i) out[i] += p * fp16_to_fp32(v[i]);
+}
+
+}  // namespace
+
+void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
             std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
             float* scores, float* out) {
     const int64_t n = static_cast<int64_t>(cells.size());
@@ -508,14 +586,13 @@ void attend(const float* q, const float* k, size_t k_stride, const float* v, siz
     float q16[kMaxHeadDim];
     for (int d = 0; d < head_dim_k; ++d) q16[d] = round_to_fp16(q[d]);
     for (int64_t j = 0; j < n; ++j)
-        scores[j] = dot_f32(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
+        scores[j] =
+            dot_f32_f16(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
     softmax(scores, n);
     std::fill(out, out + head_dim_v, 0.0f);
-    for (int64_t j = 0; j < n; ++j) {
-        const float* vr = v + static_cast<size_t>(cells[j]) * v_stride;
-        const float p = round_to_fp16(scores[j]);
-        for (int d = 0; d < head_dim_v; ++d) out[d] += p * vr[d];
-    }
+    for (int64_t j = 0; j < n; ++j)
+        axpy_f16(round_to_fp16(scores[j]), v + static_cast<size_t>(cells[j]) * v_stride, out,
+                 head_dim_v);
 }
 
 }  // namespace ponder

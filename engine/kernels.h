@@ -100,12 +100,15 @@ void rope_apply(const RopeParams& p, const float* cache, float* x, int n_heads, 
 
 // ---- Attention -----------------------------------------------------------------------------
 constexpr int kMaxHeadDim = 512;
-// KV cells hold keys and values rounded to F16, as llama.cpp's default F16 cache does (stored
-// as floats for now; a packed F16 layout would halve the cache's memory).
-// One query head against the KV cells listed in `cells`: scores = q·K[c] * scale, softmax,
-// out = Σ p_c V[c]. K rows start at k + c * k_stride (likewise V). `scores` holds cells.size().
-void attend(const float* q, const float* k, size_t k_stride, const float* v, size_t v_stride,
+// One query head against the KV cells listed in `cells`, whose keys and values are F16 (as in
+// llama.cpp's default cache): scores = q·K[c] * scale, softmax, out = Σ p_c V[c]. K rows start
+// at k + c * k_stride (likewise V). `scores` holds cells.size() floats.
+void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
             std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
             float* scores, float* out);
+
+// Rows of F16 bits from / to floats (round to nearest even).
+void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n);
+void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n);
 
 }  // namespace ponder

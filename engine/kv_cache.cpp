@@ -12,8 +12,8 @@ KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_wi
     if (n_layer <= 0 || n_cells <= 0 || k_width <= 0 || v_width <= 0)
         fail("invalid KV cache geometry: ", n_layer, " layers, ", n_cells, " cells");
     cells_.resize(static_cast<size_t>(n_cells));
-    k_.assign(static_cast<size_t>(n_layer * n_cells * k_width), 0.0f);
-    v_.assign(static_cast<size_t>(n_layer * n_cells * v_width), 0.0f);
+    k_.assign(static_cast<size_t>(n_layer * n_cells * k_width), uint16_t{0});
+    v_.assign(static_cast<size_t>(n_layer * n_cells * v_width), uint16_t{0});
 }
 
 void KvCache::check_seq(SeqId s) {

@@ -28,7 +28,8 @@ class KvCache {
         bool has(SeqId s) const { return (seqs >> s) & 1; }
     };
 
-    // `k_width` / `v_width`: floats per token per layer (KV heads × head size).
+    // `k_width` / `v_width`: values per token per layer (KV heads × head size). Keys and
+    // values are stored as F16, as in llama.cpp's default cache.
     KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_width);
 
     int64_t size() const { return static_cast<int64_t>(cells_.size()); }
@@ -38,10 +39,10 @@ class KvCache {
     // One past the highest cell in use: attention scans [0, extent()).
     int64_t extent() const { return extent_; }
 
-    float* k(int64_t layer, int64_t cell) { return k_.data() + offset(layer, cell, k_width_); }
-    float* v(int64_t layer, int64_t cell) { return v_.data() + offset(layer, cell, v_width_); }
-    const float* k_layer(int64_t layer) const { return k_.data() + offset(layer, 0, k_width_); }
-    const float* v_layer(int64_t layer) const { return v_.data() + offset(layer, 0, v_width_); }
+    uint16_t* k(int64_t layer, int64_t cell) { return k_.data() + offset(layer, cell, k_width_); }
+    uint16_t* v(int64_t layer, int64_t cell) { return v_.data() + offset(layer, cell, v_width_); }
+    const uint16_t* k_layer(int64_t layer) const { return k_.data() + offset(layer, 0, k_width_); }
+    const uint16_t* v_layer(int64_t layer) const { return v_.data() + offset(layer, 0, v_width_); }
     int64_t k_width() const { return k_width_; }
     int64_t v_width() const { return v_width_; }
 
@@ -84,7 +85,7 @@ class KvCache {
 
     int64_t n_layer_, k_width_, v_width_;
     std::vector<Cell> cells_;
-    std::vector<float> k_, v_;  // [layer][cell][width]
+    std::vector<uint16_t> k_, v_;  // F16 bits, [layer][cell][width]
     int64_t n_used_ = 0;
     int64_t extent_ = 0;
     bool has_shift_ = false;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -43,15 +44,17 @@ using TensorLookup = std::function<std::optional<TensorView>(const std::string& 
 // Finds the weights of the model by their GGUF names and checks shape and type.
 class WeightBinder {
   public:
-    WeightBinder(std::string file, TensorLookup lookup)
-        : file_(std::move(file)), lookup_(std::move(lookup)) {}
+    // `file_name` maps a GGUF name to the name the file uses, for messages.
+    WeightBinder(std::string file, TensorLookup lookup,
+                 std::function<std::string(const std::string&)> file_name = {})
+        : file_(std::move(file)), lookup_(std::move(lookup)), file_name_(std::move(file_name)) {}
 
     bool has(const std::string& name) const { return lookup_(name).has_value(); }
 
     // A matrix of `rows` rows of `cols` values.
     WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows) const {
         auto t = lookup_(name);
-        if (!t) fail(file_, ": missing tensor ", name);
+        if (!t) fail(file_, ": missing tensor ", display(name));
         return to_matrix(*t, cols, rows);
     }
 
@@ -66,7 +69,7 @@ class WeightBinder {
     std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const {
         auto t = lookup_(name);
         if (!t) {
-            if (required) fail(file_, ": missing tensor ", name);
+            if (required) fail(file_, ": missing tensor ", display(name));
             return {};
         }
         uint64_t count = 1;
@@ -119,8 +122,13 @@ class WeightBinder {
         return w;
     }
 
+    std::string display(const std::string& name) const {
+        return file_name_ ? file_name_(name) : name;
+    }
+
     std::string file_;
     TensorLookup lookup_;
+    std::function<std::string(const std::string&)> file_name_;
 };
 
 // Binds every weight by its GGUF name; Hugging Face models go through a name map.
@@ -174,6 +182,9 @@ void check_config(const std::string& file, const ModelConfig& c) {
     positive("value length", c.head_dim_v);
     positive("vocabulary size", c.n_vocab);
     positive("context length", c.n_ctx_train);
+    if (c.head_dim_k > kMaxHeadDim || c.head_dim_v > kMaxHeadDim)
+        fail(file, ": head size ", std::max(c.head_dim_k, c.head_dim_v),
+             " exceeds ponder's limit of ", kMaxHeadDim);
     if (c.n_head % c.n_head_kv != 0)
         fail(file, ": head count ", c.n_head, " is not a multiple of the KV head count ",
              c.n_head_kv);
@@ -530,11 +541,14 @@ Model Model::from_huggingface(const fs::path& directory) {
         return std::nullopt;
     };
     check_config(directory.string(), m.config_);
-    WeightBinder binder(directory.string(), [lookup, tie](const std::string& gguf) {
-        // With tied embeddings a stray lm_head.weight must not be used.
-        if (tie && gguf == "output.weight") return std::optional<TensorView>{};
-        return lookup(gguf);
-    });
+    WeightBinder binder(
+        directory.string(),
+        [lookup, tie](const std::string& gguf) {
+            // With tied embeddings a stray lm_head.weight must not be used.
+            if (tie && gguf == "output.weight") return std::optional<TensorView>{};
+            return lookup(gguf);
+        },
+        hf_name);
     bool tied = false;
     bind_weights(binder, m.config_, m.token_embd_, m.output_, m.output_norm_, m.layers_, tied);
     m.config_.tied_embeddings = tied;

@@ -820,7 +820,14 @@ void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
             return;
         case GgmlType::F16: {
             const auto* h = static_cast<const uint16_t*>(src);
-            for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(h[i]);
+            int64_t i = 0;
+#if defined(__F16C__)
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(
+                    dst + i,
+                    _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+#endif
+            for (; i < n; ++i) dst[i] = fp16_to_fp32(h[i]);
             return;
         }
         case GgmlType::BF16: {

@@ -109,7 +109,45 @@ void Sampler::run_chain(std::span<const float> logits) {
     }
 }
 
+TokenId Sampler::greedy_pick(std::span<const float> logits) const {
+    // Top-k, top-p and min-p never drop the most likely token, so greedy decoding is the argmax
+    // of the biased, penalised logits; only the few tokens in the bias map or the history
+    // differ from the raw logits.
+    const SamplerOptions& o = options_;
+    std::unordered_map<TokenId, float> adjusted;
+    for (const auto& [id, bias] : o.logit_bias)
+        if (id >= 0 && static_cast<size_t>(id) < logits.size())
+            adjusted[id] = logits[static_cast<size_t>(id)] + bias;
+    const bool penalise =
+        o.repeat_penalty != 1.0f || o.frequency_penalty != 0.0f || o.presence_penalty != 0.0f;
+    if (penalise && !history_.empty()) {
+        std::unordered_map<TokenId, int> counts;
+        for (TokenId t : history_) ++counts[t];
+        for (const auto& [id, count] : counts) {
+            if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
+            auto it = adjusted.find(id);
+            float l = it != adjusted.end() ? it->second : logits[static_cast<size_t>(id)];
+            l = l <= 0 ? l * o.repeat_penalty : l / o.repeat_penalty;
+            l -= static_cast<float>(count) * o.frequency_penalty + o.presence_penalty;
+            adjusted[id] = l;
+        }
+    }
+    TokenId best = -1;
+    float best_value = -INFINITY;
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const float v = logits[i];
+        if (v > best_value && (adjusted.empty() || !adjusted.count(static_cast<TokenId>(i))))
+            best_value = v, best = static_cast<TokenId>(i);
+    }
+    for (const auto& [id, v] : adjusted)
+        if (v > best_value || (v == best_value && id < best)) best_value = v, best = id;
+    if (best < 0 || best_value == -INFINITY) fail("every token is banned: no token can be sampled");
+    return best;
+}
+
 TokenId Sampler::sample(std::span<const float> logits) {
+    if (logits.empty()) fail("cannot sample from empty logits");
+    if (options_.temperature <= 0.0f) return greedy_pick(logits);
     run_chain(logits);
     if (cand_.size() == 1) return cand_[0].id;
     float max = -INFINITY;

@@ -66,6 +66,7 @@ class Sampler {
 
   private:
     void run_chain(std::span<const float> logits);
+    TokenId greedy_pick(std::span<const float> logits) const;
 
     SamplerOptions options_;
     uint64_t seed_;

@@ -74,6 +74,9 @@ public:
     Reply generate_from(std::vector<TokenId> prompt, const GenerateOptions& options,
                         const TextCallback& on_text = {});
 
+    // Throws ponder::Error when text of this many bytes cannot fit in the context.
+    void check_length(size_t text_bytes) const;
+
     // Call after using context() directly: the cached prefix is no longer known to be there.
     void forget_cache();
 

@@ -88,3 +88,11 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
                                 const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace ponder
+
+namespace ponder {
+
+// The final response as text: the answer, a short justification from the best chain, the
+// confidence (vote share and verifier), and every chain when `show_chains`.
+std::string describe_contemplation(const ContemplationResult& result, bool show_chains);
+
+}  // namespace ponder

@@ -109,6 +109,18 @@ bool PtySession::wait_until(const std::function<bool(std::string_view recent)>& 
     }
 }
 
+bool PtySession::expect_more(size_t bytes, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (output_.size() < mark_ + bytes) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return false;
+        pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                      std::chrono::milliseconds(100)));
+    }
+    mark_ = output_.size();
+    return true;
+}
+
 int PtySession::wait_exit(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {

@@ -39,6 +39,8 @@ public:
     // mark moves to the end of the output read so far.
     bool wait_until(const std::function<bool(std::string_view recent)>& done,
                     std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // Waits until at least `bytes` more bytes of output arrive after the last expect().
+    bool expect_more(size_t bytes, std::chrono::milliseconds timeout = std::chrono::seconds(30));
     // Everything the terminal has shown so far (raw, with escape sequences).
     const std::string& output() const { return output_; }
     // Output since the last successful expect().

@@ -99,11 +99,11 @@ TEST(KvCache, SequenceIdsAreChecked) {
 
 TEST(KvCache, StorageIsPerLayerAndCell) {
     KvCache kv(3, 5, 4, 6);
-    kv.k(2, 4)[3] = 1.5f;
-    kv.v(1, 0)[5] = -2.0f;
-    EXPECT_EQ(kv.k_layer(2)[4 * 4 + 3], 1.5f);
-    EXPECT_EQ(kv.v_layer(1)[5], -2.0f);
-    EXPECT_EQ(kv.k(0, 0)[0], 0.0f);
+    kv.k(2, 4)[3] = 0x3C00;
+    kv.v(1, 0)[5] = 0xC000;
+    EXPECT_EQ(kv.k_layer(2)[4 * 4 + 3], 0x3C00);
+    EXPECT_EQ(kv.v_layer(1)[5], 0xC000);
+    EXPECT_EQ(kv.k(0, 0)[0], 0);
 }
 
 }  // namespace

@@ -137,19 +137,20 @@ struct Case {
 };
 
 // F32 / F16 weights: 1e-3 relative (we reach ~1e-4). Quantized weights: llama.cpp quantizes
-// activations to 8 bits inside the dot products and so do we; where both round identically
-// the logits agree to 1e-4, but a value on a rounding edge can round the other way (our sums
-// run in a different order), which moves logits by a few hundredths.
+// activations to 8 bits inside the dot products and so do we, summing in the same order as its
+// x86 kernels; built with AVX2 we reach <= 0.025 absolute (0.0075 relative) with every top-1
+// and greedy token equal. Elsewhere a value on a rounding edge can round the other way and
+// move logits by a few hundredths, so near-ties may break differently (counted, allowed).
 const Case kCases[] = {
     {"stories260K.gguf", "stories260K.story.json", 1e-3},
     {"TinyStories-656K-F32.gguf", "TinyStories-656K-F32.story.json", 1e-3},
     {"llama-2-tiny-random.gguf", "llama-2-tiny-random.chat.json", 1e-3},
-    {"TinyStories-656K-Q8_0.gguf", "TinyStories-656K-Q8_0.story.json", 4e-2},
-    {"TinyStories-656K-Q4_0.gguf", "TinyStories-656K-Q4_0.story.json", 4e-2},
-    {"rand-llama-q8_0.gguf", "rand-llama-q8_0.chat.json", 4e-2},
-    {"rand-llama-q4_k_m.gguf", "rand-llama-q4_k_m.chat.json", 4e-2},
-    {"rand-qwen2-q6_k.gguf", "rand-qwen2-q6_k.chat.json", 4e-2},
-    {"rand-qwen2-q5_k_m.gguf", "rand-qwen2-q5_k_m.chat.json", 4e-2},
+    {"TinyStories-656K-Q8_0.gguf", "TinyStories-656K-Q8_0.story.json", 2e-2},
+    {"TinyStories-656K-Q4_0.gguf", "TinyStories-656K-Q4_0.story.json", 2e-2},
+    {"rand-llama-q8_0.gguf", "rand-llama-q8_0.chat.json", 2e-2},
+    {"rand-llama-q4_k_m.gguf", "rand-llama-q4_k_m.chat.json", 2e-2},
+    {"rand-qwen2-q6_k.gguf", "rand-qwen2-q6_k.chat.json", 2e-2},
+    {"rand-qwen2-q5_k_m.gguf", "rand-qwen2-q5_k_m.chat.json", 2e-2},
 };
 
 class ReferenceLogits : public ::testing::TestWithParam<Case> {};

@@ -46,6 +46,23 @@ TEST(Sampler, GreedyIsArgmaxWhateverTheSeed) {
     }
 }
 
+TEST(Sampler, GreedyAppliesBiasAndPenaltiesFirst) {
+    const std::vector<float> logits = {0.1f, 2.5f, -1.0f, 2.4f, 0.0f};
+    SamplerOptions o = SamplerOptions::greedy();
+    o.logit_bias[4] = 3.0f;  // 0.0 + 3.0 beats 2.5
+    Sampler s(o);
+    EXPECT_EQ(s.sample(logits), 4);
+    SamplerOptions p = SamplerOptions::greedy();
+    p.presence_penalty = 0.2f;
+    Sampler t(p);
+    t.accept(1);  // 2.5 - 0.2 < 2.4
+    EXPECT_EQ(t.sample(logits), 3);
+    SamplerOptions ban = SamplerOptions::greedy();
+    for (TokenId i = 0; i < 5; ++i) ban.logit_bias[i] = -INFINITY;
+    Sampler b(ban);
+    EXPECT_THROW(b.sample(logits), Error);
+}
+
 TEST(Sampler, SameSeedSameTokens) {
     const auto logits = logits_for({0.2, 0.2, 0.2, 0.2, 0.2});
     auto draw = [&](uint64_t seed) {

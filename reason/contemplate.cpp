@@ -1,0 +1,397 @@
+#include "reason/contemplate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "engine/context.h"
+#include "engine/error.h"
+#include "engine/tokenizer.h"
+
+namespace ponder {
+
+namespace {
+
+// A chain with a false arithmetic step keeps this share of its weight per false step.
+constexpr double kFalseStepFactor = 0.25;
+// Most candidates shown to the verifier and to a refinement round.
+constexpr size_t kMaxVerified = 8;
+constexpr size_t kMaxRefinementCandidates = 3;
+
+using Clock = std::chrono::steady_clock;
+
+std::string one_line(std::string_view text, size_t max_chars) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\n') {
+            if (!out.empty() && out.back() != ' ') out += "; ";
+        } else if (c != '\r') {
+            out += c;
+        }
+        if (out.size() >= max_chars) break;
+    }
+    while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+    return out;
+}
+
+// The reasoning without its final answer line.
+std::string reasoning_of(const std::string& chain) {
+    std::string text = chain;
+    size_t at = text.rfind("Answer:");
+    if (at != std::string::npos) {
+        size_t line_start = text.rfind('\n', at);
+        text.resize(line_start == std::string::npos ? 0 : line_start);
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+}
+
+std::vector<Message> reasoning_conversation(std::span<const Message> conversation, const std::string& user_turn) {
+    std::vector<Message> out;
+    std::string system(kReasoningPrompt);
+    for (const auto& m : conversation) {
+        if (m.role == "system") system = m.content + "\n\n" + system;
+    }
+    out.push_back({"system", system});
+    for (size_t i = 0; i + 1 < conversation.size(); ++i) {
+        if (conversation[i].role != "system") out.push_back(conversation[i]);
+    }
+    out.push_back({"user", user_turn});
+    return out;
+}
+
+std::string refinement_turn(const std::string& question, const std::vector<CandidateReport>& candidates,
+                            const std::vector<ChainReport>& chains) {
+    std::string turn = "Question: " + question + "\nEarlier attempts:\n";
+    size_t shown = 0;
+    for (const auto& c : candidates) {
+        if (shown++ == kMaxRefinementCandidates) break;
+        // The heaviest chain behind the candidate speaks for it.
+        const ChainReport* best = nullptr;
+        for (int i : c.chains) {
+            if (!best || chains[static_cast<size_t>(i)].weight > best->weight) best = &chains[static_cast<size_t>(i)];
+        }
+        turn += "- " + c.answer.display + ": " + (best ? one_line(reasoning_of(best->text), 160) : "") + "\n";
+    }
+    turn += "Check the attempts and solve the question again step by step.";
+    return turn;
+}
+
+std::string verifier_turn(const std::string& question, const std::string& answer) {
+    return "Question: " + question + "\nProposed answer: " + answer + "\nIs the proposed answer correct? Reply yes or no.";
+}
+
+// Token ids that begin a "yes" or a "no" reply, in the spellings models use.
+std::pair<std::vector<TokenId>, std::vector<TokenId>> yes_no_tokens(const Tokenizer& tok) {
+    std::vector<TokenId> yes, no;
+    auto add = [&](std::vector<TokenId>& out, std::string_view word) {
+        auto ids = tok.encode(word, false, false);
+        if (!ids.empty() && std::find(out.begin(), out.end(), ids.front()) == out.end()) {
+            // Only a token that spells the whole word (or its start) counts.
+            std::string piece = tok.piece(ids.front(), false);
+            if (!piece.empty()) out.push_back(ids.front());
+        }
+    };
+    for (std::string_view w : {"yes", "Yes", "YES", " yes", " Yes"}) add(yes, w);
+    for (std::string_view w : {"no", "No", "NO", " no", " No"}) add(no, w);
+    // A token shared by both lists (e.g. a lone space) tells nothing.
+    std::vector<TokenId> shared;
+    for (TokenId t : yes) {
+        if (std::find(no.begin(), no.end(), t) != no.end()) shared.push_back(t);
+    }
+    std::erase_if(yes, [&](TokenId t) { return std::find(shared.begin(), shared.end(), t) != shared.end(); });
+    std::erase_if(no, [&](TokenId t) { return std::find(shared.begin(), shared.end(), t) != shared.end(); });
+    return {yes, no};
+}
+
+// P(yes) for each candidate: one prompt per candidate, their common prefix processed once and
+// shared, the rest of every prompt in one batch.
+std::vector<double> verify(Assistant& assistant, std::span<const Message> conversation, const std::string& question,
+                           const std::vector<CandidateReport>& candidates, size_t count) {
+    std::vector<double> p_yes(count, -1);
+    if (count == 0) return p_yes;
+    const Tokenizer& tok = assistant.model().tokenizer();
+    auto [yes, no] = yes_no_tokens(tok);
+    if (yes.empty() || no.empty()) return p_yes;
+
+    std::vector<std::vector<TokenId>> prompts;
+    for (size_t c = 0; c < count; ++c) {
+        std::vector<Message> turns;
+        for (const auto& m : conversation) {
+            if (m.role == "system") turns.push_back(m);
+        }
+        turns.push_back({"user", verifier_turn(question, candidates[c].answer.display)});
+        prompts.push_back(assistant.tokenize_prompt(assistant.render(turns)));
+    }
+    size_t common = prompts[0].size() - 1;
+    for (const auto& p : prompts) {
+        size_t k = 0;
+        while (k < common && k + 1 < p.size() && p[k] == prompts[0][k]) ++k;
+        common = k;
+    }
+
+    Context& ctx = assistant.context();
+    assistant.forget_cache();
+    KvCache& kv = ctx.kv_cache();
+    size_t needed = common;
+    for (const auto& p : prompts) needed += p.size() - common;
+    if (static_cast<int64_t>(needed) > kv.n_free()) return p_yes;  // no room: skip the verifier
+
+    Batch batch(std::max<size_t>(common, 1));
+    for (size_t i = 0; i < common; ++i) batch.add(prompts[0][i], static_cast<Pos>(i), 0, false);
+    if (!batch.empty()) ctx.decode(batch);
+    for (size_t c = 1; c < count; ++c) kv.seq_copy(0, static_cast<SeqId>(c));
+
+    batch.clear();
+    std::vector<size_t> last_entry(count);
+    for (size_t c = 0; c < count; ++c) {
+        for (size_t i = common; i < prompts[c].size(); ++i) {
+            bool last = i + 1 == prompts[c].size();
+            if (last) last_entry[c] = batch.size();
+            batch.add(prompts[c][i], static_cast<Pos>(i), static_cast<SeqId>(c), last);
+        }
+    }
+    ctx.decode(batch);
+    for (size_t c = 0; c < count; ++c) {
+        auto logits = ctx.logits(last_entry[c]);
+        // Softmax restricted to the yes and no tokens.
+        float top = -INFINITY;
+        for (TokenId t : yes) top = std::max(top, logits[static_cast<size_t>(t)]);
+        for (TokenId t : no) top = std::max(top, logits[static_cast<size_t>(t)]);
+        double sum_yes = 0, sum_no = 0;
+        for (TokenId t : yes) sum_yes += std::exp(logits[static_cast<size_t>(t)] - top);
+        for (TokenId t : no) sum_no += std::exp(logits[static_cast<size_t>(t)] - top);
+        p_yes[c] = sum_yes / (sum_yes + sum_no);
+    }
+    assistant.forget_cache();
+    return p_yes;
+}
+
+struct Round {
+    std::vector<ChainReport> chains;
+    int64_t prompt_tokens = 0;
+};
+
+Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt, const Settings& settings, int round,
+                    int first_index, uint64_t base_seed, const ContemplationHooks& hooks,
+                    std::vector<ChainProgress>& progress, const std::atomic<bool>* cancel) {
+    const ContemplateSettings& cs = settings.contemplate;
+    const int n = std::clamp(cs.chains, 1, KvCache::kMaxSequences);
+    std::vector<GenerateOptions> options;
+    std::vector<uint64_t> seeds;
+    for (int i = 0; i < n; ++i) {
+        GenerateOptions o = generate_options(settings.sampling);
+        o.sampling.temperature = cs.temperature;
+        o.max_tokens = cs.think_tokens;
+        o.stop.clear();
+        seeds.push_back(base_seed + static_cast<uint64_t>(round) * 1000 + static_cast<uint64_t>(i));
+        o.sampling.seed = seeds.back();
+        o.cancel = cancel;
+        options.push_back(std::move(o));
+    }
+    progress.assign(static_cast<size_t>(n), ChainProgress{});
+    std::vector<std::string> partial(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        progress[static_cast<size_t>(i)].index = first_index + i;
+        progress[static_cast<size_t>(i)].round = round;
+    }
+
+    assistant.forget_cache();
+    const Tokenizer& tok = assistant.model().tokenizer();
+    auto results = generate_parallel(
+        assistant.context(), [&] { return token_text(tok); }, prompt, options,
+        [&](int i, TokenId, std::string_view text) {
+            auto& p = progress[static_cast<size_t>(i)];
+            ++p.tokens;
+            std::string& so_far = partial[static_cast<size_t>(i)];
+            so_far += text;
+            if (p.answer.empty() && so_far.find("Answer:") != std::string::npos && text.find('\n') != std::string_view::npos) {
+                p.answer = extract_answer(so_far).display;
+            }
+            if (hooks.on_progress) hooks.on_progress(progress);
+        });
+    assistant.forget_cache();
+
+    Round out;
+    out.prompt_tokens = static_cast<int64_t>(prompt.size());
+    for (int i = 0; i < n; ++i) {
+        auto& r = results[static_cast<size_t>(i)];
+        ChainReport c;
+        c.index = first_index + i;
+        c.round = round;
+        c.seed = seeds[static_cast<size_t>(i)];
+        c.text = r.text;
+        c.stop_reason = r.stop_reason;
+        c.tokens = static_cast<int64_t>(r.tokens.size());
+        c.answer = extract_answer(c.text);
+        auto& p = progress[static_cast<size_t>(i)];
+        p.finished = true;
+        p.answer = c.answer.display;
+        out.chains.push_back(std::move(c));
+    }
+    if (hooks.on_progress) hooks.on_progress(progress);
+    return out;
+}
+
+void score_chain(ChainReport& c, const ContemplateSettings& cs, const ContemplationHooks& hooks) {
+    if (c.answer.empty()) {
+        c.weight = 0;
+        return;
+    }
+    c.weight = 1.0;
+    if (cs.arithmetic_check) {
+        c.claims = check_arithmetic(c.text);
+        c.false_claims = static_cast<int>(std::count_if(c.claims.begin(), c.claims.end(), [](const auto& a) { return !a.correct; }));
+        c.weight *= std::pow(kFalseStepFactor, c.false_claims);
+    }
+    if (c.stop_reason == StopReason::max_tokens || c.stop_reason == StopReason::context_full) c.weight *= 0.5;
+    if (hooks.check) {
+        c.custom_check = std::max(0.0, hooks.check(c));
+        c.weight *= c.custom_check;
+    }
+}
+
+std::vector<CandidateReport> tally(const std::vector<ChainReport>& chains, bool vote) {
+    std::map<std::string, CandidateReport> by_key;
+    std::vector<std::string> order;
+    double total = 0;
+    for (const auto& c : chains) {
+        if (c.answer.empty()) continue;
+        auto [it, inserted] = by_key.try_emplace(c.answer.key);
+        if (inserted) {
+            it->second.answer = c.answer;
+            order.push_back(c.answer.key);
+        }
+        it->second.chains.push_back(c.index);
+        // Without the vote, a candidate is as strong as its best chain.
+        it->second.vote_share = vote ? it->second.vote_share + c.weight : std::max(it->second.vote_share, c.weight);
+        total += c.weight;
+    }
+    std::vector<CandidateReport> out;
+    for (const auto& key : order) {
+        CandidateReport c = std::move(by_key[key]);
+        if (vote) c.vote_share = total > 0 ? c.vote_share / total : 0;
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void rank(std::vector<CandidateReport>& candidates) {
+    for (auto& c : candidates) {
+        // The verifier scales the vote; it cannot carry an answer no chain supports.
+        c.score = c.verifier >= 0 ? c.vote_share * (0.25 + c.verifier) : c.vote_share;
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const CandidateReport& a, const CandidateReport& b) { return a.score > b.score; });
+}
+
+}  // namespace
+
+nlohmann::json ContemplationResult::to_json() const {
+    nlohmann::json j;
+    j["answer"] = answer.display;
+    j["answer_kind"] = std::string(answer_kind_name(answer.kind));
+    j["justification"] = justification;
+    j["confidence"] = confidence;
+    j["rounds"] = rounds;
+    j["cancelled"] = cancelled;
+    j["seconds"] = seconds;
+    j["prompt_tokens"] = prompt_tokens;
+    j["generated_tokens"] = generated_tokens;
+    nlohmann::json cs = nlohmann::json::array();
+    for (const auto& c : chains) {
+        nlohmann::json claims = nlohmann::json::array();
+        for (const auto& a : c.claims) {
+            claims.push_back({{"expression", a.expression}, {"claimed", a.claimed}, {"actual", a.actual}, {"correct", a.correct}});
+        }
+        cs.push_back({{"index", c.index},
+                      {"round", c.round},
+                      {"seed", c.seed},
+                      {"text", c.text},
+                      {"answer", c.answer.display},
+                      {"answer_key", c.answer.key},
+                      {"answer_source", c.answer.source},
+                      {"arithmetic", claims},
+                      {"false_steps", c.false_claims},
+                      {"custom_check", c.custom_check},
+                      {"weight", c.weight},
+                      {"tokens", c.tokens},
+                      {"stop_reason", stop_reason_name(c.stop_reason)}});
+    }
+    j["chains"] = cs;
+    nlohmann::json votes = nlohmann::json::array();
+    for (const auto& c : candidates) {
+        votes.push_back({{"answer", c.answer.display},
+                         {"chains", c.chains},
+                         {"vote_share", c.vote_share},
+                         {"verifier", c.verifier < 0 ? nlohmann::json() : nlohmann::json(c.verifier)},
+                         {"score", c.score}});
+    }
+    j["votes"] = votes;
+    return j;
+}
+
+ContemplationResult contemplate(Assistant& assistant, std::span<const Message> conversation, const Settings& settings,
+                                const ContemplationHooks& hooks, const std::atomic<bool>* cancel) {
+    if (conversation.empty() || conversation.back().role != "user") fail("contemplate: the conversation must end with a question");
+    const auto start = Clock::now();
+    const ContemplateSettings& cs = settings.contemplate;
+    const std::string question = conversation.back().content;
+    const uint64_t base_seed = settings.sampling.seed ? *settings.sampling.seed : std::random_device{}();
+
+    ContemplationResult result;
+    std::vector<ChainProgress> progress;
+    std::vector<Message> messages = reasoning_conversation(conversation, question);
+    for (int round = 0; round <= cs.rounds; ++round) {
+        if (round > 0) messages.back().content = refinement_turn(question, result.candidates, result.chains);
+        if (hooks.on_stage) hooks.on_stage(round, round == 0 ? "sampling" : "refining");
+        auto prompt = assistant.tokenize_prompt(assistant.render(messages));
+        Round r = sample_chains(assistant, prompt, settings, round, static_cast<int>(result.chains.size()), base_seed,
+                                hooks, progress, cancel);
+        result.prompt_tokens += r.prompt_tokens;
+        for (auto& c : r.chains) {
+            score_chain(c, cs, hooks);
+            result.generated_tokens += c.tokens;
+            result.chains.push_back(std::move(c));
+        }
+        result.rounds = round + 1;
+        result.cancelled = cancel && cancel->load();
+        result.candidates = tally(result.chains, cs.vote);
+        if (cs.verifier && !result.cancelled && !result.candidates.empty()) {
+            if (hooks.on_stage) hooks.on_stage(round, "verifying");
+            // Candidates with the most support first; the verifier sees at most kMaxVerified.
+            std::stable_sort(result.candidates.begin(), result.candidates.end(),
+                             [](const auto& a, const auto& b) { return a.vote_share > b.vote_share; });
+            size_t count = std::min(result.candidates.size(), kMaxVerified);
+            auto p = verify(assistant, messages, question, result.candidates, count);
+            for (size_t i = 0; i < count; ++i) result.candidates[i].verifier = p[i];
+        }
+        rank(result.candidates);
+        if (result.cancelled || result.candidates.empty()) {
+            if (result.cancelled) break;
+            continue;  // no chain gave an answer: another round may
+        }
+        const auto& top = result.candidates.front();
+        bool settled = !cs.vote || top.vote_share >= cs.agreement_threshold || result.candidates.size() == 1;
+        if (settled) break;
+    }
+
+    if (!result.candidates.empty()) {
+        const CandidateReport& top = result.candidates.front();
+        result.answer = top.answer;
+        result.confidence = top.verifier >= 0 ? (top.vote_share + top.verifier) / 2 : top.vote_share;
+        if (!cs.vote) result.confidence = top.verifier >= 0 ? top.verifier : std::min(1.0, top.vote_share);
+        const ChainReport* best = nullptr;
+        for (int i : top.chains) {
+            const ChainReport& c = result.chains[static_cast<size_t>(i)];
+            if (!best || c.weight > best->weight || (c.weight == best->weight && c.text.size() < best->text.size())) best = &c;
+        }
+        if (best) result.justification = reasoning_of(best->text);
+    }
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+}
+
+}  // namespace ponder
