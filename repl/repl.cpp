@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <span>
 #include <cstdlib>
 #include <string_view>
 #include <utility>
@@ -16,7 +17,7 @@
 #include "reason/interrupt.h"
 #include "repl/commands.h"
 #include "repl/completion.h"
-#include "repl/contemplation_view.h"
+#include "repl/chain_progress.h"
 #include "repl/line_editor.h"
 #include "repl/script_bridge.h"
 #include "repl/session_store.h"
@@ -126,6 +127,14 @@ bool parse_on_off(std::string_view what, std::string_view value) {
     if (value == "on" || value == "yes" || value == "true" || value == "1") return true;
     if (value == "off" || value == "no" || value == "false" || value == "0") return false;
     fail(what, ": '", value, "' is not on or off");
+}
+
+// What the conversation keeps as the assistant's turn after contemplating: the reasoning that
+// reached the chosen answer, so that later questions can build on it.
+std::string answer_turn(const ContemplationResult& result) {
+    if (!result.justification.empty()) return result.justification;
+    if (!result.answer.empty()) return "Answer: " + result.answer.display;
+    return {};
 }
 
 struct Attachment {
@@ -481,9 +490,11 @@ void Repl::ask_contemplating(const std::string& text, const std::vector<std::str
     conversation.push_back({"user", text});
     ContemplationResult result;
     {
-        ContemplationView view(isatty(STDOUT_FILENO) != 0);
-        result = run_contemplation(*assistant_, conversation, session_.settings(), view.hooks(),
-                                   &interrupt_flag());
+        ChainProgressView view(stdout, isatty(STDOUT_FILENO) != 0);
+        ContemplationHooks hooks;
+        hooks.on_stage = [&](int round, std::string_view stage) { view.stage(round, stage); };
+        hooks.on_progress = [&](std::span<const ChainProgress> chains) { view.update(chains); };
+        result = contemplate(*assistant_, conversation, session_.settings(), hooks, &interrupt_flag());
     }
     LoggedExchange e;
     e.mode = "contemplate";
@@ -494,11 +505,8 @@ void Repl::ask_contemplating(const std::string& text, const std::vector<std::str
                                             : "answered";
     e.prompt_tokens = result.prompt_tokens;
     e.answer_tokens = result.generated_tokens;
-    e.timings = {{"seconds", result.seconds},
-                 {"prompt_tokens", result.prompt_tokens},
-                 {"generated_tokens", result.generated_tokens},
-                 {"load_seconds", model_.model->load_seconds()}};
-    e.chains = chains_json(result);
+    e.timings = {{"seconds", result.seconds}, {"load_seconds", model_.model->load_seconds()}};
+    e.chains = result.to_json();
     e.options["confidence"] = result.confidence;
     log_exchange(std::move(e), files);
     last_stats_ = contemplation_speed_line(result);
@@ -507,7 +515,7 @@ void Repl::ask_contemplating(const std::string& text, const std::vector<std::str
         report("stopped; nothing was added to the conversation");
         return;
     }
-    write_now(describe_result(result, show_chains_));
+    write_now(printable(describe_contemplation(result, show_chains_)));
     session_.add_exchange(text, answer_turn(result));
 }
 

@@ -14,7 +14,6 @@
 #include "reason/conversation_log.h"
 #include "repl/commands.h"
 #include "repl/completion.h"
-#include "repl/contemplation_view.h"
 #include "repl/line_editor.h"
 #include "repl/script_bridge.h"
 #include "repl/session_store.h"
@@ -181,46 +180,6 @@ TEST(ReplParts, ModelTextCannotDriveTheTerminal) {
               "31m");  // C1 CSI
     EXPECT_EQ(repl::printable("caf\xC3\xA9"), "caf\xC3\xA9");
     EXPECT_EQ(repl::fit_width("h\xC3\xA9llo", 2), "h");  // never half a character
-}
-
-TEST(ReplParts, ContemplationIsShownWithConfidence) {
-    ContemplationResult r;
-    r.answer = normalize_answer("42");
-    r.confidence = 0.8;
-    r.rounds = 1;
-    r.seconds = 1.5;
-    for (int i = 0; i < 3; ++i) {
-        ChainReport c;
-        c.index = i;
-        c.round = 1;
-        c.text = "step\nAnswer: " + std::string(i < 2 ? "42" : "41");
-        c.answer = normalize_answer(i < 2 ? "42" : "41");
-        r.chains.push_back(c);
-    }
-    CandidateReport best;
-    best.answer = r.answer;
-    best.chains = {0, 1};
-    best.vote_share = 0.67;
-    r.candidates.push_back(best);
-    r.justification = r.chains[0].text;
-
-    std::string brief = repl::describe_result(r, false);
-    EXPECT_NE(brief.find("Answer: 42"), std::string::npos) << brief;
-    EXPECT_NE(brief.find("confidence 80%"), std::string::npos) << brief;
-    EXPECT_NE(brief.find("2 of 3 chains agree"), std::string::npos) << brief;
-    EXPECT_EQ(brief.find("chain 3"), std::string::npos) << brief;
-    std::string full = repl::describe_result(r, true);
-    EXPECT_NE(full.find("chain 3"), std::string::npos) << full;
-    EXPECT_NE(full.find("Answer: 41"), std::string::npos) << full;
-    EXPECT_EQ(repl::answer_turn(r), r.chains[0].text);
-
-    std::vector<ChainProgress> progress(2);
-    progress[0] = {.index = 0, .round = 1, .tokens = 10, .finished = true, .answer = "42"};
-    progress[1] = {.index = 1, .round = 1, .tokens = 7, .finished = false, .answer = ""};
-    std::string line = repl::progress_line(1, "sampling", progress);
-    EXPECT_NE(line.find("1/2 chains done"), std::string::npos) << line;
-    EXPECT_NE(line.find("17 tokens"), std::string::npos) << line;
-    EXPECT_NE(line.find("#1:10=42*"), std::string::npos) << line;
 }
 
 TEST(ReplParts, LuaErrorsAreOneLine) {
@@ -470,11 +429,11 @@ TEST(Repl, ModesShowInThePrompt) {
     s->send_line("/set think-tokens 24");
     ASSERT_TRUE(s->expect("ponder[contemplate 3]> ")) << s->output();
     s->send_line("What is 2+3?");
-#ifdef PONDER_HAVE_CONTEMPLATION
-    ASSERT_TRUE(s->expect("confidence")) << s->output();
-#else
-    ASSERT_TRUE(s->expect("not in this build yet")) << s->output();
-#endif
+    // Random weights rarely reach an answer; either way the result is reported, chains first.
+    ASSERT_TRUE(s->expect("--- chain 1")) << s->output();
+    ASSERT_TRUE(s->wait_until([](std::string_view out) {
+        return out.find("Confidence: ") != std::string_view::npos || out.find("No answer") != std::string_view::npos;
+    })) << s->output();
     ASSERT_TRUE(s->expect("ponder[contemplate 3]> ")) << s->output();
     s->send_line("/quick");
     ASSERT_TRUE(s->expect(kPrompt)) << s->output();
