@@ -16,6 +16,7 @@
 #include "cli/config.h"
 #include "cli/input.h"
 #include "cli/lua_host.h"
+#include "cli/interactive.h"
 #include "cli/main_options.h"
 #include "cli/model_choice.h"
 #include "cli/paths.h"
@@ -57,6 +58,30 @@ private:
     bool shown_;
 };
 
+struct MainModel {
+    std::shared_ptr<LanguageModel> model;
+    std::string label;  // as logged and shown
+};
+
+MainModel load_main_model(const MainOptions& options, const std::optional<Config>& config) {
+    std::optional<std::string> config_model;
+    if (config) {
+        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
+    }
+    ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
+    install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
+    MainModel loaded;
+    loaded.label = choice.path.empty() ? kBundledModelName : choice.path.string();
+    {
+        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
+        loaded.model = load_model(choice);
+    }
+    if (!options.chat_template_file.empty()) {
+        loaded.model->override_chat_template(text_or_file(options.chat_template_file));
+    }
+    return loaded;
+}
+
 int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& config) {
     finish_main_options(options);
     if (!options.eval.empty()) return run_lua(LuaJob{{}, options.eval, options.prompt}, options, config);
@@ -64,10 +89,14 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
 
     const bool stdin_tty = isatty(STDIN_FILENO), stdout_tty = isatty(STDOUT_FILENO);
     if (options.prompt.empty() && options.files.empty() && stdin_tty) {
-        if (stdout_tty) {
-            throw UsageError("the interactive session is not available yet; give a question as an argument");
+        // Only a person at a terminal gets the interactive session: never a pipe on either side.
+        if (!stdout_tty) {
+            throw UsageError("no prompt: give a question as an argument, pipe text in, or attach files with -f");
         }
-        throw UsageError("no prompt: give a question as an argument, pipe text in, or attach files with -f");
+        if (options.json) throw UsageError("--json needs a prompt; the interactive session prints text");
+        MainModel main_model = load_main_model(options, config);
+        if (interrupted()) return 130;
+        return run_interactive(options, std::move(main_model.model), main_model.label);
     }
     InputSources sources;
     sources.prompt_words = options.prompt;
@@ -80,25 +109,11 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
         throw UsageError("the prompt is empty");
     }
 
-    std::optional<std::string> config_model;
-    if (config) {
-        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
-    }
-    ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
-    install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
-    std::shared_ptr<LanguageModel> model;
-    {
-        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
-        model = load_model(choice);
-    }
+    MainModel main_model = load_main_model(options, config);
     if (interrupted()) return 130;
-    if (!options.chat_template_file.empty()) {
-        model->override_chat_template(text_or_file(options.chat_template_file));
-    }
     (void)app;
-    AskRequest request{&options, std::move(input.text), std::move(input.attached),
-                       choice.path.empty() ? kBundledModelName : choice.path.string()};
-    return run_ask(request, model);
+    AskRequest request{&options, std::move(input.text), std::move(input.attached), main_model.label};
+    return run_ask(request, main_model.model);
 }
 
 }  // namespace

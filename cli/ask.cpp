@@ -18,18 +18,6 @@ namespace ponder::cli {
 
 namespace {
 
-nlohmann::json timings_json(const Reply& reply, double load_seconds) {
-    const GenerationTimings& t = reply.timings;
-    return {{"prompt_tokens", reply.prompt_tokens},
-            {"prompt_tokens_processed", t.prompt_tokens},
-            {"prompt_seconds", t.prompt_seconds},
-            {"prompt_tokens_per_second", t.prompt_tokens_per_second()},
-            {"answer_tokens", t.generated_tokens},
-            {"generation_seconds", t.generation_seconds},
-            {"generated_tokens_per_second", t.generated_tokens_per_second()},
-            {"load_seconds", load_seconds}};
-}
-
 void write_out(std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
@@ -90,6 +78,19 @@ void note(bool quiet, const std::string& message) {
     if (!quiet) std::fprintf(stderr, "ponder: %s\n", message.c_str());
 }
 
+EarlierConversation last_logged_conversation(const ConversationLog& log) {
+    auto last = log.last_conversation();
+    if (!last) fail("--continue: no earlier conversation in ", log.path().string());
+    EarlierConversation earlier;
+    earlier.id = *last;
+    for (const auto& e : log.conversation(earlier.id)) {
+        if (earlier.turns.empty()) earlier.system = e.system;
+        earlier.turns.push_back({"user", e.prompt});
+        earlier.turns.push_back({"assistant", e.answer});
+    }
+    return earlier;
+}
+
 int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& model) {
     const MainOptions& opt = *request.options;
     const ContemplateSettings& cs = opt.settings.contemplate;
@@ -104,15 +105,10 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     int64_t conversation_id = 0;
     if (opt.continue_conversation) {
         if (!log) fail("--continue needs the conversation log; it cannot be combined with --no-log");
-        auto last = log->last_conversation();
-        if (!last) fail("--continue: no earlier conversation in ", log->path().string());
-        conversation_id = *last;
-        auto earlier = log->conversation(conversation_id);
-        if (system.empty() && !earlier.empty()) system = earlier.front().system;
-        for (const auto& e : earlier) {
-            conversation.push_back({"user", e.prompt});
-            conversation.push_back({"assistant", e.answer});
-        }
+        EarlierConversation earlier = last_logged_conversation(*log);
+        conversation_id = earlier.id;
+        if (system.empty()) system = earlier.system;
+        conversation = std::move(earlier.turns);
     }
     if (!system.empty()) conversation.insert(conversation.begin(), Message{"system", system});
     conversation.push_back({"user", request.user_text});

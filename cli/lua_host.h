@@ -21,7 +21,6 @@ class CliScriptHost : public ScriptHost {
     Assistant& assistant() override;
     const Settings& settings() const override { return options_.settings; }
     ConversationLog* log() override;
-    ChatSession* live_session() override { return nullptr; }
 
   private:
     const MainOptions& options_;

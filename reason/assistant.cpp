@@ -23,6 +23,18 @@ GenerateOptions generate_options(const SamplingSettings& s) {
     return o;
 }
 
+nlohmann::json timings_json(const Reply& reply, double load_seconds) {
+    const GenerationTimings& t = reply.timings;
+    return {{"prompt_tokens", reply.prompt_tokens},
+            {"prompt_tokens_processed", t.prompt_tokens},
+            {"prompt_seconds", t.prompt_seconds},
+            {"prompt_tokens_per_second", t.prompt_tokens_per_second()},
+            {"answer_tokens", t.generated_tokens},
+            {"generation_seconds", t.generation_seconds},
+            {"generated_tokens_per_second", t.generated_tokens_per_second()},
+            {"load_seconds", load_seconds}};
+}
+
 namespace {
 
 int64_t conversation_context(const LanguageModel& model, int requested) {

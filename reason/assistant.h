@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/language_model.h"
@@ -38,6 +40,9 @@ struct Reply {
 };
 
 using TextCallback = std::function<void(std::string_view text)>;
+
+// A reply's token counts and speeds as logged and printed by --json (load_seconds: the model's).
+nlohmann::json timings_json(const Reply& reply, double load_seconds);
 
 // The sampler and generation options a group of settings asks for.
 GenerateOptions generate_options(const SamplingSettings& settings);

@@ -38,9 +38,12 @@ public:
     // Answers the last user turn again (a new sample). Throws when there is no turn yet.
     Reply retry(const TextCallback& on_text = {}, const std::atomic<bool>* cancel = nullptr);
 
-    // Records a turn answered elsewhere — by a tool-use loop, which showed the model tool calls
-    // and results on the way: the user's text and the final answer are what the chat keeps.
-    void add_turn(const std::string& user_text, const std::string& answer);
+    // Records an exchange answered some other way (contemplation, a tool-use loop, an earlier logged
+    // conversation), so that later turns see it.
+    void add_exchange(std::string user_text, std::string answer);
+    // Removes the last user/assistant pair (e.g. to answer it again another way); false when the
+    // conversation does not end with one.
+    bool drop_last_exchange();
 
     // Tokens the conversation takes now, with the next answer's header.
     int64_t token_count() const;

@@ -113,7 +113,7 @@ int chat_say(lua_State* L) {
             reply = std::move(result.reply);
             exchanges = std::move(result.exchanges);
             generated = result.generated_tokens;
-            chat.session.add_turn(text, reply.text);
+            chat.session.add_exchange(text, reply.text);
         }
         check_not_stopping(state);
 

@@ -570,7 +570,6 @@ class NoModelHost : public ScriptHost {
     Assistant& assistant() override { fail("no model in this test"); }
     const Settings& settings() const override { return settings_; }
     ConversationLog* log() override { return nullptr; }
-    ChatSession* live_session() override { return nullptr; }
 
   private:
     Settings settings_;
