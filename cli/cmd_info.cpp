@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "engine/memory.h"
 #include "engine/gguf.h"
 
 namespace ponder::cli {
@@ -30,14 +31,6 @@ std::string human_count(uint64_t n) {
     return buf;
 }
 
-std::string human_bytes(uint64_t n) {
-    char buf[32];
-    if (n >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(1ull << 30));
-    else if (n >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
-    else if (n >= (1ull << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", n / double(1ull << 10));
-    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-    return buf;
-}
 
 // The architecture's hyper-parameters live under "<arch>.<key>".
 std::optional<int64_t> arch_int(const GgufFile& f, const std::string& arch, const char* key) {

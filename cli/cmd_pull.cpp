@@ -19,6 +19,7 @@
 #include "cli/paths.h"
 #include "cli/sha256.h"
 #include "engine/error.h"
+#include "engine/memory.h"
 #include "engine/gguf.h"
 #include "reason/interrupt.h"
 
@@ -161,12 +162,6 @@ HubFile choose_file(const std::vector<HubFile>& files, const std::string& repo, 
     fail(repo, ": several GGUF files; choose one with ", repo, ":FILE or ", repo, ":QUANT:", list());
 }
 
-std::string human_bytes(double n) {
-    char buf[32];
-    if (n >= 1 << 30) std::snprintf(buf, sizeof buf, "%.2f GiB", n / (1 << 30));
-    else std::snprintf(buf, sizeof buf, "%.1f MiB", n / (1 << 20));
-    return buf;
-}
 
 struct Download {
     std::FILE* file = nullptr;
@@ -206,8 +201,8 @@ int progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_
     bar.resize(static_cast<size_t>(width), ' ');
     char eta[32] = "";
     if (speed > 0 && whole > done) std::snprintf(eta, sizeof eta, " ETA %.0fs", (whole - done) / speed);
-    std::fprintf(stderr, "\r\033[K[%s] %3.0f%% %s / %s  %s/s%s", bar.c_str(), fraction * 100, human_bytes(done).c_str(),
-                 human_bytes(whole).c_str(), human_bytes(speed).c_str(), eta);
+    std::fprintf(stderr, "\r\033[K[%s] %3.0f%% %s / %s  %s/s%s", bar.c_str(), fraction * 100, human_bytes(static_cast<uint64_t>(done)).c_str(),
+                 human_bytes(static_cast<uint64_t>(whole)).c_str(), human_bytes(static_cast<uint64_t>(speed)).c_str(), eta);
     std::fflush(stderr);
     return 0;
 }
@@ -295,7 +290,7 @@ int run_pull(const PullOptions& opt) {
     partial += ".partial";
     const std::string url = endpoint() + "/" + repo + "/resolve/main/" + file.name;
     if (!opt.quiet) std::fprintf(stderr, "ponder: downloading %s (%s) from %s\n", file.name.c_str(),
-                                 file.size ? human_bytes(static_cast<double>(file.size)).c_str() : "size unknown",
+                                 file.size ? human_bytes(file.size).c_str() : "size unknown",
                                  repo.c_str());
     try {
         fetch(url, partial, file.size, !opt.quiet && isatty(STDERR_FILENO));
@@ -351,7 +346,7 @@ int run_models(const ModelsOptions& opt) {
     }
     for (const auto& m : list) {
         std::printf("%-48s %10s  %-8s %s\n", m["name"].get<std::string>().c_str(),
-                    human_bytes(m["size"].get<double>()).c_str(), m.value("architecture", "?").c_str(),
+                    human_bytes(m["size"].get<uint64_t>()).c_str(), m.value("architecture", "?").c_str(),
                     m["path"].get<std::string>().c_str());
     }
     return 0;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "engine/memory.h"
 
 namespace ponder {
 
@@ -11,6 +12,13 @@ KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_wi
     : n_layer_(n_layer), k_width_(k_width), v_width_(v_width) {
     if (n_layer <= 0 || n_cells <= 0 || k_width <= 0 || v_width <= 0)
         fail("invalid KV cache geometry: ", n_layer, " layers, ", n_cells, " cells");
+    // Refused up front: zero-filling more than the machine has would swap, or get the process
+    // killed halfway, instead of telling the user to ask for a smaller context.
+    const uint64_t bytes = static_cast<uint64_t>(n_layer) * static_cast<uint64_t>(n_cells) *
+                           static_cast<uint64_t>(k_width + v_width) * sizeof(uint16_t);
+    if (const uint64_t available = available_memory_bytes(); bytes > available)
+        fail("a context of ", n_cells, " tokens needs ", human_bytes(bytes), " for its KV cache, but only ",
+             human_bytes(available), " of memory is available; use a smaller context");
     cells_.resize(static_cast<size_t>(n_cells));
     k_.assign(static_cast<size_t>(n_layer * n_cells * k_width), uint16_t{0});
     v_.assign(static_cast<size_t>(n_layer * n_cells * v_width), uint16_t{0});

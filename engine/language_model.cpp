@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "engine/gguf.h"
+#include "engine/memory.h"
 #include "engine/model_files.h"
 
 namespace ponder {
@@ -23,6 +24,24 @@ std::string display_name(const Model& model, const std::filesystem::path& path) 
     return p.filename().string();
 }
 
+// The weights are memory-mapped, so a model larger than the machine's memory would load, then
+// read from disk for every token: hours per answer. Refused with the sizes instead.
+void check_fits_in_memory(const std::filesystem::path& path) {
+    std::error_code ec;
+    uint64_t bytes = 0;
+    if (std::filesystem::is_directory(path, ec)) {
+        for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+            if (entry.path().extension() == ".safetensors") bytes += entry.file_size(ec);
+        }
+    } else {
+        bytes = std::filesystem::file_size(path, ec);
+    }
+    if (ec) return;  // the loader reports a missing or unreadable file itself
+    if (const uint64_t memory = physical_memory_bytes(); bytes > memory)
+        fail(path.string(), ": the model takes ", human_bytes(bytes), ", more than this machine's ", human_bytes(memory),
+             " of memory");
+}
+
 }  // namespace
 
 LanguageModel::LanguageModel(Model model, Tokenizer tokenizer, std::optional<std::string> template_source,
@@ -39,6 +58,7 @@ LanguageModel::LanguageModel(Model model, Tokenizer tokenizer, std::optional<std
 
 std::shared_ptr<LanguageModel> LanguageModel::load(const std::filesystem::path& path) {
     auto start = std::chrono::steady_clock::now();
+    check_fits_in_memory(path);
     Model model = Model::load(path);
     Tokenizer tokenizer = model.gguf() ? Tokenizer::from_gguf(*model.gguf()) : Tokenizer::from_path(path);
     auto chat_template = model.gguf() ? model_chat_template(*model.gguf()) : model_chat_template(path);

@@ -59,6 +59,10 @@ PtySession::~PtySession() {
     if (master_ >= 0) close(master_);
 }
 
+void PtySession::signal(int signal) {
+    if (pid_ > 0) ::kill(pid_, signal);
+}
+
 void PtySession::send(const std::string& keys) {
     size_t done = 0;
     while (done < keys.size()) {

@@ -31,6 +31,8 @@ public:
     void send_line(const std::string& line) { send(line + "\r"); }
     void ctrl_c() { send("\x03"); }
     void ctrl_d() { send("\x04"); }
+    // Sends `signal` to ponder itself (SIGKILL: as if the machine lost power, for ponder's files).
+    void signal(int signal);
 
     // Waits until `text` appears in the output after position `from` (default: what was read
     // since the last successful expect). Returns true when it appeared in time.
