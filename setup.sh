@@ -2,7 +2,9 @@
 # ponder's one set-up step for Debian 12.
 #
 #   ./setup.sh          install missing Debian packages, configure and build (into ./build)
-#   ./setup.sh test     the same, then run the whole test suite with CTest
+#   ./setup.sh test     the same, then the whole test suite: once in the release build, once built
+#                       with clang under AddressSanitizer and UndefinedBehaviorSanitizer (into
+#                       ./build-check), which also fuzzes each libFuzzer target briefly
 #
 # Idempotent: packages already installed are not touched, and an up-to-date build does nothing.
 # Package installation needs root; run it as root or as a user who may use sudo.
@@ -10,6 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")"
 BUILD_DIR=${PONDER_BUILD_DIR:-build}
+CHECK_DIR=${PONDER_CHECK_DIR:-build-check}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Exactly what the build and the tests need.
@@ -18,6 +21,7 @@ PACKAGES=(
     libreadline-dev libcli11-dev liblua5.4-dev libeigen3-dev libopenblas-dev
     nlohmann-json3-dev libgtest-dev
     libpcre2-dev libsqlite3-dev libcurl4-openssl-dev
+    clang libclang-rt-dev
 )
 
 missing=()
@@ -50,7 +54,17 @@ cmake --build "$BUILD_DIR" -j"$JOBS"
 case "${1:-}" in
     "") ;;
     test)
-        ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS"
+        status=0
+        echo "setup: the test suite (release build)"
+        ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" || status=1
+        # The sanitizer job: every test again, plus a short run of each fuzz target (README: Reliability).
+        if [[ ! -f "$CHECK_DIR/CMakeCache.txt" ]]; then
+            CC=clang CXX=clang++ cmake -S . -B "$CHECK_DIR" -DPONDER_FUZZ=ON >/dev/null
+        fi
+        cmake --build "$CHECK_DIR" -j"$JOBS"
+        echo "setup: the test suite under AddressSanitizer and UndefinedBehaviorSanitizer, and the fuzz targets"
+        ctest --test-dir "$CHECK_DIR" --output-on-failure -j"$JOBS" || status=1
+        exit $status
         ;;
     *)
         echo "usage: ./setup.sh [test]" >&2

@@ -9,7 +9,7 @@
 namespace ponder {
 
 KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_width)
-    : n_layer_(n_layer), k_width_(k_width), v_width_(v_width) {
+    : k_width_(k_width), v_width_(v_width) {
     if (n_layer <= 0 || n_cells <= 0 || k_width <= 0 || v_width <= 0)
         fail("invalid KV cache geometry: ", n_layer, " layers, ", n_cells, " cells");
     // Refused up front: zero-filling more than the machine has would swap, or get the process

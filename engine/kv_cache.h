@@ -83,7 +83,7 @@ class KvCache {
     void update_extent();
     static void check_seq(SeqId s);
 
-    int64_t n_layer_, k_width_, v_width_;
+    int64_t k_width_, v_width_;
     std::vector<Cell> cells_;
     std::vector<uint16_t> k_, v_;  // F16 bits, [layer][cell][width]
     int64_t n_used_ = 0;

@@ -875,41 +875,23 @@ TEST(TokenizerStream, DanglingPartialCharacterBecomesReplacement) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Speed
+// Long texts (speed is measured by `ponder bench`, not asserted here)
 
-TEST(TokenizerSpeed, LargeVocabularyLoadsAndLongTextEncodesQuickly) {
-    PONDER_REQUIRE_SHARED("models/smollm2-tokenizer.json");
+TEST(TokenizerLongText, LargeVocabulariesRoundTripAHundredKilobytes) {
     PONDER_REQUIRE_SHARED("models/rand-llama-q8_0.gguf");
     PONDER_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
-    using clock = std::chrono::steady_clock;
-    auto ms = [](clock::duration d) {
-        return std::chrono::duration<double, std::milli>(d).count();
-    };
-
-    const auto file = ponder::GgufFile::open(shared_dir() / "models/rand-llama-q8_0.gguf");
-    auto t0 = clock::now();
-    const Tokenizer bpe = Tokenizer::from_gguf(file);
-    const double load_ms = ms(clock::now() - t0);
+    const Tokenizer bpe = Tokenizer::from_gguf(ponder::GgufFile::open(shared_dir() / "models/rand-llama-q8_0.gguf"));
     const Tokenizer spm = Tokenizer::from_gguf(
         ponder::GgufFile::open(shared_dir() / "vocab/ggml-vocab-llama-spm.gguf"));
 
     std::string text;
     const auto samples = sample_texts();
     for (size_t i = 0; text.size() < 100 * 1024; ++i) text += samples[i % samples.size()] + "\n";
-    t0 = clock::now();
     const auto bpe_ids = bpe.encode(text, true, true);
-    const double bpe_ms = ms(clock::now() - t0);
-    t0 = clock::now();
     const auto spm_ids = spm.encode(text, true, true);
-    const double spm_ms = ms(clock::now() - t0);
-    std::printf(
-        "[ speed    ] load 49k BPE vocab %.1f ms; encode %zu bytes: BPE %.1f ms (%zu ids), SPM "
-        "%.1f ms (%zu ids)\n",
-        load_ms, text.size(), bpe_ms, bpe_ids.size(), spm_ms, spm_ids.size());
-    // Generous bounds: a shared, loaded machine must not make this flaky.
-    EXPECT_LT(load_ms, 1000.0);
-    EXPECT_LT(bpe_ms, 1000.0);
-    EXPECT_LT(spm_ms, 1000.0);
+    EXPECT_GT(bpe_ids.size(), text.size() / 20);
+    EXPECT_LT(bpe_ids.size(), text.size());
+    EXPECT_GT(spm_ids.size(), text.size() / 20);
     EXPECT_EQ(bpe.decode(bpe_ids, true), text);
 }
 
