@@ -2,7 +2,7 @@
 """Synthetic chat data for ponder's built-in demo model.
 
 Everything is generated from fixed seeds with Python's `random` module, so the same command always writes the same
-files. Four kinds of conversations are produced (see README.md for the exact prompt strings, which ponder's C++ code
+files. Four kinds of conversations are produced (the prompt strings below are the ones ponder's C++ code
 uses verbatim):
 
 - solve:   an arithmetic word problem (add, subtract, multiply; 1-4 steps) answered with one checkable equation

@@ -404,10 +404,12 @@ def validation_loss(model: LlamaModel, encoded: list, pad_id: int, batch_size: i
 
 def prepare_data(out: Path, cfg: TrainConfig) -> tuple[bpe.Tokenizer, list, list]:
     started = time.time()
-    conversations, _ = gen_data.generate_train(cfg.train_examples)
+    conversations, questions = gen_data.generate_train(cfg.train_examples)
     validation, _ = gen_data.generate_train(cfg.validation_examples, seed=VALIDATION_SEED)
     data_dir = out / "data"
     gen_data.write_jsonl(data_dir / "train.jsonl", conversations)
+    # The held-out problems for this data (tools/train/eval.jsonl is a copy made with the default sizes).
+    gen_data.write_jsonl(data_dir / "eval.jsonl", gen_data.generate_eval(gen_data.DEFAULT_EVAL_PROBLEMS, questions))
     print(f"generated {len(conversations)} conversations in {time.time() - started:.0f}s", flush=True)
 
     tokenizer_path = out / "tokenizer"
