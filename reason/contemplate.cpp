@@ -1,9 +1,11 @@
 #include "reason/contemplate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "engine/context.h"
@@ -14,8 +16,11 @@ namespace ponder {
 
 namespace {
 
-// A chain with a false arithmetic step keeps this share of its weight per false step.
+// A chain keeps this share of its weight per slip left after correction (a false arithmetic
+// result, or a number found neither in the question nor earlier in the chain).
 constexpr double kFalseStepFactor = 0.25;
+// A chain's false arithmetic steps put right, at most, before it is scored as it is.
+constexpr int kMaxCorrections = 3;
 // Most candidates shown to the verifier and to a refinement round.
 constexpr size_t kMaxVerified = 8;
 constexpr size_t kMaxRefinementCandidates = 3;
@@ -235,7 +240,78 @@ Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt, co
     return out;
 }
 
-void score_chain(ChainReport& c, const ContemplateSettings& cs, const ContemplationHooks& hooks) {
+// The numbers written in `text` ("12", "3.5"), as written.
+std::vector<std::string_view> numbers_in(std::string_view text) {
+    std::vector<std::string_view> out;
+    for (size_t i = 0; i < text.size();) {
+        if (!std::isdigit(static_cast<unsigned char>(text[i]))) {
+            ++i;
+            continue;
+        }
+        size_t end = i;
+        while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
+                                     (text[end] == '.' && end + 1 < text.size() &&
+                                      std::isdigit(static_cast<unsigned char>(text[end + 1]))))) {
+            ++end;
+        }
+        out.push_back(text.substr(i, end - i));
+        i = end;
+    }
+    return out;
+}
+
+// Where a chain goes wrong in ways the calculator can tell, in order, each with the text to go
+// on from: an equation that uses a number found neither in the question nor earlier in the chain
+// (a misread quantity: that line is to be sampled again), or a false result (replaced by the
+// exact value).
+std::vector<std::string> find_slips(std::string_view question, const std::string& chain) {
+    const auto given = numbers_in(question);
+    std::vector<std::string> slips;
+    for (const ArithmeticClaim& claim : check_arithmetic(chain)) {
+        const size_t newline = chain.rfind('\n', claim.offset);
+        const std::string_view before(chain.data(), newline == std::string::npos ? 0 : newline + 1);
+        const auto seen = numbers_in(before);
+        const auto operands = numbers_in(claim.expression);
+        const bool misread = std::any_of(operands.begin(), operands.end(), [&](std::string_view n) {
+            return std::find(given.begin(), given.end(), n) == given.end() &&
+                   std::find(seen.begin(), seen.end(), n) == seen.end();
+        });
+        if (misread) {
+            slips.emplace_back(before);
+        } else if (!claim.correct) {
+            slips.push_back(chain.substr(0, claim.offset + 1) + " " + claim.actual + "\n");
+        }
+    }
+    return slips;
+}
+
+// The exact check can do more than penalise: a chain that slipped on one step usually knows what
+// to do with the right number. The chain is cut at its first slip, put right, and the
+// model goes on from there, reusing the cached prompt; at most kMaxCorrections times.
+void correct_chain(Assistant& assistant, const std::string& prompt_text, std::string_view question, ChainReport& c,
+                   const Settings& settings, const std::atomic<bool>* cancel) {
+    const ContemplateSettings& cs = settings.contemplate;
+    for (int k = 0; k < kMaxCorrections && !(cancel && cancel->load()) && c.tokens < cs.think_tokens; ++k) {
+        const std::vector<std::string> slips = find_slips(question, c.text);
+        if (slips.empty()) break;
+        const std::string* fixed = &slips.front();
+        GenerateOptions o = generate_options(settings.sampling);
+        o.sampling.temperature = cs.temperature;
+        o.sampling.seed = c.seed + 7919 * static_cast<uint64_t>(k + 1);
+        o.max_tokens = static_cast<int32_t>(cs.think_tokens - c.tokens);
+        o.stop.clear();
+        o.cancel = cancel;
+        Reply r = assistant.generate_from(assistant.tokenize_prompt(prompt_text + *fixed), o);
+        ++c.corrections;
+        c.text = *fixed + r.text;
+        c.stop_reason = r.stop_reason;
+        c.tokens += r.timings.generated_tokens;
+    }
+    c.answer = extract_answer(c.text);
+}
+
+void score_chain(ChainReport& c, std::string_view question, const ContemplateSettings& cs,
+                 const ContemplationHooks& hooks) {
     if (c.answer.empty()) {
         c.weight = 0;
         return;
@@ -243,7 +319,7 @@ void score_chain(ChainReport& c, const ContemplateSettings& cs, const Contemplat
     c.weight = 1.0;
     if (cs.arithmetic_check) {
         c.claims = check_arithmetic(c.text);
-        c.false_claims = static_cast<int>(std::count_if(c.claims.begin(), c.claims.end(), [](const auto& a) { return !a.correct; }));
+        c.false_claims = static_cast<int>(find_slips(question, c.text).size());
         c.weight *= std::pow(kFalseStepFactor, c.false_claims);
     }
     if (c.stop_reason == StopReason::max_tokens || c.stop_reason == StopReason::context_full) c.weight *= 0.5;
@@ -315,6 +391,7 @@ nlohmann::json ContemplationResult::to_json() const {
                       {"answer_source", c.answer.source},
                       {"arithmetic", claims},
                       {"false_steps", c.false_claims},
+                      {"corrections", c.corrections},
                       {"custom_check", c.custom_check},
                       {"weight", c.weight},
                       {"tokens", c.tokens},
@@ -347,12 +424,18 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
     for (int round = 0; round <= cs.rounds; ++round) {
         if (round > 0) messages.back().content = refinement_turn(question, result.candidates, result.chains);
         if (hooks.on_stage) hooks.on_stage(round, round == 0 ? "sampling" : "refining");
-        auto prompt = assistant.tokenize_prompt(assistant.render(messages));
+        const std::string prompt_text = assistant.render(messages);
+        auto prompt = assistant.tokenize_prompt(prompt_text);
         Round r = sample_chains(assistant, prompt, settings, round, static_cast<int>(result.chains.size()), base_seed,
                                 hooks, progress, cancel);
         result.prompt_tokens += r.prompt_tokens;
+        if (cs.arithmetic_check) {
+            if (hooks.on_stage) hooks.on_stage(round, "correcting");
+            for (auto& c : r.chains) correct_chain(assistant, prompt_text, question, c, settings, cancel);
+            assistant.forget_cache();
+        }
         for (auto& c : r.chains) {
-            score_chain(c, cs, hooks);
+            score_chain(c, question, cs, hooks);
             result.generated_tokens += c.tokens;
             result.chains.push_back(std::move(c));
         }

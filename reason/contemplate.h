@@ -33,7 +33,10 @@ struct ChainReport {
     std::string text;
     Answer answer;
     std::vector<ArithmeticClaim> claims;
-    int false_claims = 0;
+    int false_claims = 0;  // slips: false results and numbers found neither in the question nor earlier
+    // Times the arithmetic check cut the chain at a slip (a false result, a number from nowhere),
+    // put it right and let the model go on.
+    int corrections = 0;
     StopReason stop_reason = StopReason::eos;
     int64_t tokens = 0;
     double custom_check = 1.0;  // what a custom check (e.g. a Lua hook) said, 1 = no opinion

@@ -31,10 +31,12 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
     if (show_chains) {
         for (const auto& c : r.chains) {
             char head[160];
-            std::snprintf(head, sizeof head, "--- chain %d (round %d): answer %s, weight %.2f%s ---\n", c.index + 1,
-                          c.round + 1, c.answer.empty() ? "none" : c.answer.display.c_str(), c.weight,
-                          c.false_claims ? (", " + std::to_string(c.false_claims) + " false step(s)").c_str() : "");
+            std::snprintf(head, sizeof head, "--- chain %d (round %d): answer %s, weight %.2f", c.index + 1,
+                          c.round + 1, c.answer.empty() ? "none" : c.answer.display.c_str(), c.weight);
             out += head;
+            if (c.corrections) out += ", " + std::to_string(c.corrections) + " correction(s)";
+            if (c.false_claims) out += ", " + std::to_string(c.false_claims) + " false step(s)";
+            out += " ---\n";
             out += c.text;
             if (c.text.empty() || c.text.back() != '\n') out += '\n';
         }
