@@ -132,6 +132,8 @@ int run(int argc, char** argv) {
     add_logits_command(app, action);
     add_eval_command(app, action);
     add_convert_command(app, action);
+    add_bench_command(app, action);
+    add_make_model_command(app, action);
 
     try {
         app.parse(argc, argv);

@@ -20,6 +20,8 @@ void add_template_command(CLI::App& app, CommandAction& action);
 void add_logits_command(CLI::App& app, CommandAction& action);
 void add_eval_command(CLI::App& app, CommandAction& action);
 void add_convert_command(CLI::App& app, CommandAction& action);
+void add_bench_command(CLI::App& app, CommandAction& action);
+void add_make_model_command(CLI::App& app, CommandAction& action);
 
 // The conversation log under the data directory (warnings go to stderr).
 ConversationLog open_conversation_log();
