@@ -204,8 +204,13 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         const bool last = l + 1 == layers.size();
 
         // Attention block.
-        for (int64_t i = 0; i < n; ++i)
-            rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
+        // Row-wise steps are split across the pool too: on 2 cores a step left to the caller
+        // costs twice its time (for one row, parallel_for runs it inline, at no cost).
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i)
+                rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E,
+                         c.rms_eps);
+        });
         const MatmulOutput qkv[] = {
             {&L.wq, s.q.data(), q_dim}, {&L.wk, s.k.data(), k_dim}, {&L.wv, s.v.data(), v_dim}};
         matmul(qkv, s.xn.data(), n, pool, kernel_scratch_);
@@ -264,19 +269,26 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         });
         matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernel_scratch_);
         add_bias(s.proj.data(), n, E, L.bo);
-        for (int64_t i = 0; i < n * E; ++i)
-            s.x[static_cast<size_t>(i)] += s.proj[static_cast<size_t>(i)];
 
-        // Feed-forward block.
-        for (int64_t i = 0; i < n; ++i)
-            rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
+        // Residual, then the feed-forward block.
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) {
+                add_inplace(s.x.data() + i * E, s.proj.data() + i * E, E);
+                rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E,
+                         c.rms_eps);
+            }
+        });
         const MatmulOutput gate_up[] = {{&L.gate, s.gate.data(), c.n_ff},
                                          {&L.up, s.up.data(), c.n_ff}};
         matmul(gate_up, s.xn.data(), n, pool, kernel_scratch_);
-        swiglu(s.gate.data(), s.up.data(), n * c.n_ff);
+        // Element-wise, in chunks big enough to be worth a hand-off (exp is the cost here).
+        pool.parallel_for(n * c.n_ff, 1024, [&](int64_t e0, int64_t e1, int) {
+            swiglu(s.gate.data() + e0, s.up.data() + e0, e1 - e0);
+        });
         matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernel_scratch_);
-        for (int64_t i = 0; i < n * E; ++i)
-            s.x[static_cast<size_t>(i)] += s.proj[static_cast<size_t>(i)];
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            add_inplace(s.x.data() + i0 * E, s.proj.data() + i0 * E, (i1 - i0) * E);
+        });
     }
 
     if (s.out_rows.empty()) return;
