@@ -15,11 +15,14 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/input.h"
+#include "cli/lua_host.h"
+#include "cli/interactive.h"
 #include "cli/main_options.h"
 #include "cli/model_choice.h"
 #include "cli/paths.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
+#include "reason/interrupt.h"
 #include "ponder_version.h"
 
 namespace ponder::cli {
@@ -55,16 +58,45 @@ private:
     bool shown_;
 };
 
+struct MainModel {
+    std::shared_ptr<LanguageModel> model;
+    std::string label;  // as logged and shown
+};
+
+MainModel load_main_model(const MainOptions& options, const std::optional<Config>& config) {
+    std::optional<std::string> config_model;
+    if (config) {
+        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
+    }
+    ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
+    install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
+    MainModel loaded;
+    loaded.label = choice.path.empty() ? kBundledModelName : choice.path.string();
+    {
+        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
+        loaded.model = load_model(choice);
+    }
+    if (!options.chat_template_file.empty()) {
+        loaded.model->override_chat_template(text_or_file(options.chat_template_file));
+    }
+    return loaded;
+}
+
 int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& config) {
     finish_main_options(options);
+    if (!options.eval.empty()) return run_lua(LuaJob{{}, options.eval, options.prompt}, options, config);
     if (options.settings.threads > 0) set_global_thread_count(options.settings.threads);
 
     const bool stdin_tty = isatty(STDIN_FILENO), stdout_tty = isatty(STDOUT_FILENO);
     if (options.prompt.empty() && options.files.empty() && stdin_tty) {
-        if (stdout_tty) {
-            throw UsageError("the interactive session is not available yet; give a question as an argument");
+        // Only a person at a terminal gets the interactive session: never a pipe on either side.
+        if (!stdout_tty) {
+            throw UsageError("no prompt: give a question as an argument, pipe text in, or attach files with -f");
         }
-        throw UsageError("no prompt: give a question as an argument, pipe text in, or attach files with -f");
+        if (options.json) throw UsageError("--json needs a prompt; the interactive session prints text");
+        MainModel main_model = load_main_model(options, config);
+        if (interrupted()) return 130;
+        return run_interactive(options, std::move(main_model.model), main_model.label);
     }
     InputSources sources;
     sources.prompt_words = options.prompt;
@@ -77,23 +109,11 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
         throw UsageError("the prompt is empty");
     }
 
-    std::optional<std::string> config_model;
-    if (config) {
-        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
-    }
-    ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
-    std::shared_ptr<LanguageModel> model;
-    {
-        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
-        model = load_model(choice);
-    }
-    if (!options.chat_template_file.empty()) {
-        model->override_chat_template(text_or_file(options.chat_template_file));
-    }
+    MainModel main_model = load_main_model(options, config);
+    if (interrupted()) return 130;
     (void)app;
-    AskRequest request{&options, std::move(input.text), std::move(input.attached),
-                       choice.path.empty() ? kBundledModelName : choice.path.string()};
-    return run_ask(request, model);
+    AskRequest request{&options, std::move(input.text), std::move(input.attached), main_model.label};
+    return run_ask(request, main_model.model);
 }
 
 }  // namespace
@@ -114,6 +134,9 @@ int run(int argc, char** argv) {
                  "  ponder \"question\"            answer (streamed)\n"
                  "  ponder --contemplate \"...\"   think in parallel chains, check them, then answer\n"
                  "  cat notes.md | ponder \"summarize\"\n"
+                 "  ponder --tool calculator \"...\" let the model call tools (calculator, files)\n"
+                 "  ponder run script.lua [args]  run a Lua script (see README: Scripting with Lua)\n"
+                 "  ponder -e 'print(ponder.ask(\"hi\"))'\n"
                  "  ponder                       an interactive session (on a terminal)",
                  "ponder"};
     app.set_version_flag("-V,--version", version_line());
@@ -125,6 +148,7 @@ int run(int argc, char** argv) {
     add_main_options(app, options);
 
     CommandAction action;
+    std::optional<Config> config;  // read after parsing, before any command runs
     add_info_command(app, action);
     add_logs_command(app, action);
     add_tokenize_command(app, action);
@@ -134,6 +158,8 @@ int run(int argc, char** argv) {
     add_convert_command(app, action);
     add_bench_command(app, action);
     add_make_model_command(app, action);
+    add_pull_command(app, action);
+    add_run_command(app, action, options, config);
 
     try {
         app.parse(argc, argv);
@@ -141,7 +167,7 @@ int run(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : kUsageError;
     }
     try {
-        std::optional<Config> config = load_config(config_dir());
+        config = load_config(config_dir());
         if (config) apply_config(*config, app, {"model"});
         if (action) return action();
         return run_main(app, options, config);

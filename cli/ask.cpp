@@ -7,26 +7,16 @@
 
 #include "cli/commands.h"
 #include "engine/error.h"
+#include "reason/builtin_tools.h"
 #include "reason/contemplate.h"
 #include "reason/conversation_log.h"
 #include "reason/interrupt.h"
+#include "reason/tool_use.h"
 #include "repl/chain_progress.h"
 
 namespace ponder::cli {
 
 namespace {
-
-nlohmann::json timings_json(const Reply& reply, double load_seconds) {
-    const GenerationTimings& t = reply.timings;
-    return {{"prompt_tokens", reply.prompt_tokens},
-            {"prompt_tokens_processed", t.prompt_tokens},
-            {"prompt_seconds", t.prompt_seconds},
-            {"prompt_tokens_per_second", t.prompt_tokens_per_second()},
-            {"answer_tokens", t.generated_tokens},
-            {"generation_seconds", t.generation_seconds},
-            {"generated_tokens_per_second", t.generated_tokens_per_second()},
-            {"load_seconds", load_seconds}};
-}
 
 void write_out(std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -88,6 +78,19 @@ void note(bool quiet, const std::string& message) {
     if (!quiet) std::fprintf(stderr, "ponder: %s\n", message.c_str());
 }
 
+EarlierConversation last_logged_conversation(const ConversationLog& log) {
+    auto last = log.last_conversation();
+    if (!last) fail("--continue: no earlier conversation in ", log.path().string());
+    EarlierConversation earlier;
+    earlier.id = *last;
+    for (const auto& e : log.conversation(earlier.id)) {
+        if (earlier.turns.empty()) earlier.system = e.system;
+        earlier.turns.push_back({"user", e.prompt});
+        earlier.turns.push_back({"assistant", e.answer});
+    }
+    return earlier;
+}
+
 int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& model) {
     const MainOptions& opt = *request.options;
     const ContemplateSettings& cs = opt.settings.contemplate;
@@ -102,21 +105,14 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     int64_t conversation_id = 0;
     if (opt.continue_conversation) {
         if (!log) fail("--continue needs the conversation log; it cannot be combined with --no-log");
-        auto last = log->last_conversation();
-        if (!last) fail("--continue: no earlier conversation in ", log->path().string());
-        conversation_id = *last;
-        auto earlier = log->conversation(conversation_id);
-        if (system.empty() && !earlier.empty()) system = earlier.front().system;
-        for (const auto& e : earlier) {
-            conversation.push_back({"user", e.prompt});
-            conversation.push_back({"assistant", e.answer});
-        }
+        EarlierConversation earlier = last_logged_conversation(*log);
+        conversation_id = earlier.id;
+        if (system.empty()) system = earlier.system;
+        conversation = std::move(earlier.turns);
     }
     if (!system.empty()) conversation.insert(conversation.begin(), Message{"system", system});
     conversation.push_back({"user", request.user_text});
 
-    install_interrupt_handler();
-    clear_interrupt();
     if (opt.contemplate) {
         if (opt.raw) fail("--contemplate needs the chat template; it cannot be combined with --raw");
         return run_contemplate(request, model, assistant, conversation, system, conversation_id, log);
@@ -125,9 +121,44 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     auto on_text = [&](std::string_view text) {
         if (stream) write_out(text);
     };
-    Reply reply = opt.raw ? assistant.complete(request.user_text, opt.settings.sampling, on_text, &interrupt_flag())
-                          : assistant.reply(conversation, opt.settings.sampling, on_text, &interrupt_flag());
+    // --tool: the model may call the built-in tools while answering.
+    std::vector<Tool> tools;
+    if (!opt.tools.empty()) {
+        if (opt.raw) fail("--tool needs the chat template; it cannot be combined with --raw");
+        ReadableDirs access(std::vector<std::filesystem::path>(opt.allow_dirs.begin(), opt.allow_dirs.end()));
+        for (const auto& name : opt.tools) {
+            for (Tool& t : builtin_tools(name, access)) tools.push_back(std::move(t));
+        }
+    }
+    Reply reply;
+    std::vector<ToolExchange> exchanges;
+    int64_t answer_tokens = 0;
+    if (opt.raw) {
+        reply = assistant.complete(request.user_text, opt.settings.sampling, on_text, &interrupt_flag());
+        answer_tokens = reply.timings.generated_tokens;
+    } else if (tools.empty()) {
+        reply = assistant.reply(conversation, opt.settings.sampling, on_text, &interrupt_flag());
+        answer_tokens = reply.timings.generated_tokens;
+    } else {
+        ToolLoopOptions loop;
+        loop.on_text = on_text;
+        loop.on_tool = [&](const ToolExchange& e) {
+            note(opt.quiet, "tool " + e.call.name + " " + e.call.arguments.dump() + " -> " +
+                                (e.result.size() > 200 ? e.result.substr(0, 200) + "..." : e.result));
+        };
+        ToolLoopResult result = run_tool_loop(chat_messages(conversation), tools,
+                                              assistant_generator(assistant, tools, opt.settings.sampling, &interrupt_flag()),
+                                              loop);
+        reply = std::move(result.reply);
+        exchanges = std::move(result.exchanges);
+        answer_tokens = result.generated_tokens;
+        if (result.step_limit_reached) note(opt.quiet, "the model still asked for tools after the step limit");
+    }
     if (stream && !reply.text.empty() && reply.text.back() != '\n') write_out("\n");
+    nlohmann::json tool_calls = nlohmann::json::array();
+    for (const auto& e : exchanges) {
+        tool_calls.push_back({{"name", e.call.name}, {"arguments", nlohmann::json(e.call.arguments)}, {"result", e.result}});
+    }
 
     if (log) {
         LoggedExchange e;
@@ -139,8 +170,9 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
         e.answer = reply.text;
         e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
         e.prompt_tokens = reply.prompt_tokens;
-        e.answer_tokens = reply.timings.generated_tokens;
+        e.answer_tokens = answer_tokens;
         e.options = settings_to_json(opt.settings);
+        if (!tool_calls.empty()) e.options["tool_calls"] = tool_calls;
         if (!request.attached_files.empty()) e.options["files"] = request.attached_files;
         e.timings = timings_json(reply, model->load_seconds());
         log->append(std::move(e));
@@ -151,8 +183,9 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
                               {"model", request.model_label},
                               {"mode", opt.raw ? "raw" : "quick"},
                               {"stop_reason", stop_reason_name(reply.stop_reason)},
-                              {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", reply.timings.generated_tokens}}},
+                              {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", answer_tokens}}},
                               {"timings", timings_json(reply, model->load_seconds())}};
+        if (!opt.tools.empty()) out["tool_calls"] = tool_calls;
         std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     }
     if (reply.stop_reason == StopReason::context_full) {

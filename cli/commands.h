@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "cli/config.h"
+#include "cli/main_options.h"
 #include "reason/conversation_log.h"
 
 namespace ponder::cli {
@@ -22,6 +24,9 @@ void add_eval_command(CLI::App& app, CommandAction& action);
 void add_convert_command(CLI::App& app, CommandAction& action);
 void add_bench_command(CLI::App& app, CommandAction& action);
 void add_make_model_command(CLI::App& app, CommandAction& action);
+void add_pull_command(CLI::App& app, CommandAction& action);
+// `run` uses the main options and the config file, which is read after parsing.
+void add_run_command(CLI::App& app, CommandAction& action, MainOptions& options, const std::optional<Config>& config);
 
 // The conversation log under the data directory (warnings go to stderr).
 ConversationLog open_conversation_log();

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "reason/attachment.h"
+
 namespace ponder::cli {
 
 struct InputSources {
@@ -23,19 +25,13 @@ struct GatheredInput {
     std::vector<std::string> warnings;  // files skipped in directories, ...
 };
 
-// Largest input ponder reads from one file or stdin; beyond it the input is refused rather than
-// read into memory.
-inline constexpr size_t kMaxInputBytes = 256u << 20;
-
 // Throws ponder::Error naming the file for directories (without `recursive`), binary files,
 // unreadable files and oversized input.
 GatheredInput gather_input(const InputSources& sources, std::istream& stdin_stream);
 
-// Wraps a file's text in a Markdown fence labelled with its name; the fence is longer than any
-// run of backticks inside the text, so the text cannot close it.
-std::string fence_file(const std::string& name, const std::string& text);
-
-// True when the bytes look like a binary file: a NUL byte or invalid UTF-8.
-bool looks_binary(std::string_view bytes);
+// The attachment helpers -f shares with the REPL's /read.
+using ponder::fence_file;
+using ponder::kMaxInputBytes;
+using ponder::looks_binary;
 
 }  // namespace ponder::cli

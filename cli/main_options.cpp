@@ -40,7 +40,7 @@ void add_main_options(CLI::App& app, MainOptions& o) {
         ->group("Model");
 
     app.add_option("prompt", o.prompt, "The question (words are joined with spaces)")->group("Input");
-    app.add_option("-f,--file", o.files, "Attach a file (repeatable; - for stdin)")->type_name("FILE")->group("Input");
+    app.add_option("-f,--file", o.files, "Attach a file (repeatable; - for stdin)")->type_name("FILE")->allow_extra_args(false)->group("Input");
     app.add_flag("--recursive", o.recursive, "Allow directories with -f (their text files are attached)")->group("Input");
     app.add_option("--system-file", o.system_file, "Read the system prompt from a file")->type_name("FILE")->group("Input");
 
@@ -51,7 +51,14 @@ void add_main_options(CLI::App& app, MainOptions& o) {
         Settings* settings = &o.settings;
         app.add_option_function<std::string>(
                flag_names(info.name),
-               [entry, settings](const std::string& value) { entry->set(*settings, value); }, std::string(info.help))
+               [entry, settings](const std::string& value) {
+                try {
+                    entry->set(*settings, value);
+                } catch (const Error& e) {
+                    throw CLI::ValidationError("--" + std::string(entry->name), e.what());
+                }
+            },
+            std::string(info.help))
             ->default_str(info.get(defaults))
             ->type_name(std::string(info.value_kind))
             ->group(group_of(info.name));
@@ -62,7 +69,7 @@ void add_main_options(CLI::App& app, MainOptions& o) {
                 ->group(group_of(info.name));
         }
     }
-    app.add_option("--stop", o.stop, "Stop generating at this text (repeatable)")->group("Sampling");
+    app.add_option("--stop", o.stop, "Stop generating at this text (repeatable)")->allow_extra_args(false)->group("Sampling");
 
     app.add_flag("--raw", o.raw, "Send the prompt as it is, without the chat template")->group("Mode");
     app.add_flag("--contemplate", o.contemplate, "Think in several parallel chains, check them, then answer")
@@ -74,6 +81,27 @@ void add_main_options(CLI::App& app, MainOptions& o) {
     app.add_flag("--stats", o.stats, "Print prompt and generation speed to stderr")->group("Output");
     app.add_flag("-q,--quiet", o.quiet, "No progress or notes on stderr, only errors")->group("Output");
     app.add_flag("--no-log", o.no_log, "Do not record this exchange in the conversation log")->group("Output");
+
+    app.add_option("-e,--eval", o.eval, "Run Lua code (the prompt words become its `arg`)")
+        ->type_name("CODE")
+        ->group("Scripting");
+    app.add_option("--tool", o.tools, "Let the model call a built-in tool: calculator, files (repeatable)")
+        ->type_name("NAME")
+        ->check(CLI::IsMember({"calculator", "files"}))
+        ->group("Scripting");
+    app.add_option("--allow-dir", o.allow_dirs,
+                   "Let the files tool read this directory too, besides the working directory (repeatable)")
+        ->type_name("DIR")
+        ->check(CLI::ExistingDirectory)
+        ->group("Scripting");
+    app.add_flag("--allow-shell", o.allow_shell, "Let scripts run programs (os.execute, io.popen) and load C modules")
+        ->group("Scripting");
+    app.add_flag("--allow-write", o.allow_write, "Let scripts write files outside the working directory")
+        ->group("Scripting");
+    app.add_option("--timeout", o.timeout, "Stop a script after this many seconds (0: no limit)")
+        ->type_name("SECONDS")
+        ->check(CLI::NonNegativeNumber)
+        ->group("Scripting");
 }
 
 void finish_main_options(MainOptions& o) {

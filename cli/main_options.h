@@ -30,6 +30,14 @@ struct MainOptions {
     bool quiet = false;
     bool continue_conversation = false;
     bool no_log = false;
+
+    // Lua scripts (-e and `ponder run`) and tools.
+    std::string eval;                     // -e CODE
+    std::vector<std::string> tools;       // --tool NAME: built-in tools the model may call
+    std::vector<std::string> allow_dirs;  // --allow-dir DIR: readable by the files tool
+    bool allow_shell = false;
+    bool allow_write = false;
+    double timeout = 0;                   // seconds; 0: none
 };
 
 // Adds every option of the main command to `app`, bound to `options`.

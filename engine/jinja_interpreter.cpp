@@ -840,7 +840,11 @@ Value Renderer::call_macro(const MacroStmt& macro, const std::shared_ptr<Scope>&
         fault("macro '", macro.name, "' takes not more than ", declared, " argument(s)");
     std::vector<std::pair<Value, Value>> extra_keywords;
     Value caller = Value::undefined("No caller defined");
-    for (auto& [name, value] : args.keywords) {
+    for (auto& keyword : args.keywords) {
+        // Named references, not a structured binding: lambdas may not capture those before
+        // C++20 compilers caught up (clang 14 builds the fuzz targets).
+        const auto& name = keyword.first;
+        auto& value = keyword.second;
         auto param = std::find_if(macro.params.begin(), macro.params.end(),
                                   [&](const MacroParam& p) { return p.name == name; });
         if (param != macro.params.end()) {

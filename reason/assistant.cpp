@@ -23,6 +23,18 @@ GenerateOptions generate_options(const SamplingSettings& s) {
     return o;
 }
 
+nlohmann::json timings_json(const Reply& reply, double load_seconds) {
+    const GenerationTimings& t = reply.timings;
+    return {{"prompt_tokens", reply.prompt_tokens},
+            {"prompt_tokens_processed", t.prompt_tokens},
+            {"prompt_seconds", t.prompt_seconds},
+            {"prompt_tokens_per_second", t.prompt_tokens_per_second()},
+            {"answer_tokens", t.generated_tokens},
+            {"generation_seconds", t.generation_seconds},
+            {"generated_tokens_per_second", t.generated_tokens_per_second()},
+            {"load_seconds", load_seconds}};
+}
+
 namespace {
 
 int64_t conversation_context(const LanguageModel& model, int requested) {
@@ -55,14 +67,19 @@ std::string Assistant::render(std::span<const Message> conversation, bool add_ge
     return model_->chat_template().render(messages, options);
 }
 
-std::vector<TokenId> Assistant::tokenize_prompt(std::string_view prompt_text) const {
+void Assistant::check_length(size_t text_bytes) const {
     // Every token covers at most max_token_bytes_ bytes, so longer text cannot fit; refusing it
-    // here spares tokenizing (say) 100 MB of piped input only to refuse it afterwards.
+    // here spares rendering and tokenizing (say) 100 MB of piped input only to refuse it later.
     const auto n_ctx = static_cast<size_t>(context_size_);
-    if (prompt_text.size() / max_token_bytes_ > n_ctx) {
-        fail("the prompt (", prompt_text.size(), " bytes) is longer than the context of ", n_ctx,
+    if (text_bytes / max_token_bytes_ > n_ctx) {
+        fail("the prompt (", text_bytes, " bytes) is longer than the context of ", n_ctx,
              " tokens; use a shorter input or a larger --ctx");
     }
+}
+
+std::vector<TokenId> Assistant::tokenize_prompt(std::string_view prompt_text) const {
+    check_length(prompt_text.size());
+    const auto n_ctx = static_cast<size_t>(context_size_);
     const Tokenizer& tok = model_->tokenizer();
     std::vector<TokenId> tokens = tok.encode(prompt_text, /*add_special=*/true, /*parse_special=*/true);
     // Templates that print bos_token themselves would otherwise get a second one.
@@ -119,6 +136,9 @@ Reply Assistant::generate_from(std::vector<TokenId> prompt, const GenerateOption
 
 Reply Assistant::reply(std::span<const Message> conversation, const SamplingSettings& settings,
                        const TextCallback& on_text, const std::atomic<bool>* cancel) {
+    size_t bytes = 0;
+    for (const auto& m : conversation) bytes += m.content.size();
+    check_length(bytes);
     GenerateOptions options = generate_options(settings);
     options.cancel = cancel;
     return generate_from(tokenize_prompt(render(conversation)), options, on_text);

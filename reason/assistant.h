@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/context.h"
 #include "engine/generate.h"
 #include "engine/language_model.h"
@@ -38,6 +40,9 @@ struct Reply {
 };
 
 using TextCallback = std::function<void(std::string_view text)>;
+
+// A reply's token counts and speeds as logged and printed by --json (load_seconds: the model's).
+nlohmann::json timings_json(const Reply& reply, double load_seconds);
 
 // The sampler and generation options a group of settings asks for.
 GenerateOptions generate_options(const SamplingSettings& settings);
@@ -68,6 +73,9 @@ public:
     // Generation on tokens, for callers that build their own prompts.
     Reply generate_from(std::vector<TokenId> prompt, const GenerateOptions& options,
                         const TextCallback& on_text = {});
+
+    // Throws ponder::Error when text of this many bytes cannot fit in the context.
+    void check_length(size_t text_bytes) const;
 
     // Call after using context() directly: the cached prefix is no longer known to be there.
     void forget_cache();

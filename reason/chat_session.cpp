@@ -48,6 +48,18 @@ Reply ChatSession::retry(const TextCallback& on_text, const std::atomic<bool>* c
     fail("nothing to retry: the conversation has no answer yet");
 }
 
+void ChatSession::add_exchange(std::string user_text, std::string answer) {
+    turns_.push_back({"user", std::move(user_text)});
+    turns_.push_back({"assistant", std::move(answer)});
+}
+
+bool ChatSession::drop_last_exchange() {
+    const size_t n = turns_.size();
+    if (n < 2 || turns_[n - 1].role != "assistant" || turns_[n - 2].role != "user") return false;
+    turns_.resize(n - 2);
+    return true;
+}
+
 int64_t ChatSession::token_count() const {
     return static_cast<int64_t>(assistant_->tokenize_prompt(assistant_->render(messages())).size());
 }

@@ -38,6 +38,13 @@ public:
     // Answers the last user turn again (a new sample). Throws when there is no turn yet.
     Reply retry(const TextCallback& on_text = {}, const std::atomic<bool>* cancel = nullptr);
 
+    // Records an exchange answered some other way (contemplation, a tool-use loop, an earlier logged
+    // conversation), so that later turns see it.
+    void add_exchange(std::string user_text, std::string answer);
+    // Removes the last user/assistant pair (e.g. to answer it again another way); false when the
+    // conversation does not end with one.
+    bool drop_last_exchange();
+
     // Tokens the conversation takes now, with the next answer's header.
     int64_t token_count() const;
     // Forgets every turn (the system prompt and settings stay).

@@ -1,9 +1,9 @@
 #include "repl/line_editor.h"
 
 // readline's headers need stdio first.
-#include <cstdio>
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <cstdio>
 
 #include <poll.h>
 #include <unistd.h>
@@ -13,51 +13,64 @@
 #include <cstring>
 #include <fstream>
 
+#include "engine/error.h"
 #include "reason/interrupt.h"
+#include "repl/atomic_file.h"
 
 namespace ponder::repl {
 
 namespace {
 
-// readline keeps its state in globals and calls back through plain function pointers; these
-// connect its callbacks to the one LineEditor reading at a time.
-LineEditor* g_active = nullptr;
-const LineEditorOptions* g_options = nullptr;
-std::optional<std::string> g_line;
-bool g_line_done = false;
-bool g_eof = false;
-std::vector<std::string> g_candidates;
+// readline keeps its state in globals and calls back through plain function pointers; this
+// connects its callbacks to the one LineEditor reading at a time. It is the only mutable global
+// of the REPL, and exists because readline forces it.
+struct ReadlineBridge {
+    const LineEditorOptions* options = nullptr;
+    bool handler_installed = false;
+    bool line_done = false;
+    std::optional<std::string> line;  // nullopt after end of input
+    std::vector<std::string> candidates;
+    size_t next_candidate = 0;
+};
+ReadlineBridge g_bridge;
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+void remove_handler() {
+    if (g_bridge.handler_installed) rl_callback_handler_remove();
+    g_bridge.handler_installed = false;
+}
 
 void on_line(char* line) {
-    g_line_done = true;
-    if (!line) {
-        g_eof = true;
-        g_line.reset();
-    } else {
-        g_line = std::string(line);
+    g_bridge.line_done = true;
+    if (line) {
+        g_bridge.line = std::string(line);
         std::free(line);
+    } else {
+        g_bridge.line.reset();
     }
-    rl_callback_handler_remove();
+    remove_handler();  // readline allows this inside the handler; it restores the terminal
 }
 
 char* next_candidate(const char*, int state) {
-    if (state == 0) std::reverse(g_candidates.begin(), g_candidates.end());
-    if (g_candidates.empty()) return nullptr;
-    std::string c = std::move(g_candidates.back());
-    g_candidates.pop_back();
-    return strdup(c.c_str());
+    if (state == 0) g_bridge.next_candidate = 0;
+    if (g_bridge.next_candidate >= g_bridge.candidates.size()) return nullptr;
+    return strdup(g_bridge.candidates[g_bridge.next_candidate++].c_str());
 }
 
 char** complete(const char* word, int start, int) {
-    rl_attempted_completion_over = 1;  // no filename fallback unless we ask for it
-    if (!g_options || !g_options->complete) return nullptr;
-    std::string line(rl_line_buffer, static_cast<size_t>(start));
-    g_candidates = g_options->complete(line, word);
-    if (g_candidates.empty()) return nullptr;
-    // Paths: no trailing space after a directory, so completion can continue into it.
-    if (g_candidates.size() == 1 && !g_candidates[0].empty() && g_candidates[0].back() == '/') {
-        rl_completion_append_character = '\0';
-    }
+    rl_attempted_completion_over = 1;  // never fall back to readline's own file names
+    if (!g_bridge.options || !g_bridge.options->complete) return nullptr;
+    std::string before(rl_line_buffer, static_cast<size_t>(start));
+    Completion completion = g_bridge.options->complete(before, word);
+    g_bridge.candidates = std::move(completion.candidates);
+    if (g_bridge.candidates.empty()) return nullptr;
+    rl_filename_completion_desired = completion.paths ? 1 : 0;
     return rl_completion_matches(word, next_candidate);
 }
 
@@ -66,9 +79,12 @@ char** complete(const char* word, int start, int) {
 std::string encode_history_entry(std::string_view entry) {
     std::string out;
     for (char c : entry) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -86,13 +102,36 @@ std::string decode_history_entry(std::string_view line) {
     return out;
 }
 
+std::vector<std::string> read_history_file(const std::filesystem::path& file) {
+    std::vector<std::string> entries;
+    std::ifstream in(file, std::ios::binary);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty()) entries.push_back(decode_history_entry(line));
+    }
+    return entries;
+}
+
+std::string join_block(const std::vector<std::string>& lines) {
+    size_t first = 0, last = lines.size();
+    auto blank = [](const std::string& s) {
+        return s.find_first_not_of(" \t\r") == std::string::npos;
+    };
+    while (first < last && blank(lines[first])) ++first;
+    while (last > first && blank(lines[last - 1])) --last;
+    std::string out;
+    for (size_t i = first; i < last; ++i) out += (i > first ? "\n" : "") + lines[i];
+    return out;
+}
+
 LineEditor::LineEditor(LineEditorOptions options) : options_(std::move(options)) {
-    rl_readline_name = "ponder";
+    rl_readline_name = "ponder";  // for $if ponder in ~/.inputrc
     rl_attempted_completion_function = complete;
     rl_catch_signals = 0;  // ponder's own SIGINT handler decides what Ctrl-C means
     rl_catch_sigwinch = 1;
+    rl_persistent_signal_handlers = 1;  // keep the SIGWINCH handler between keys in callback mode
+    // Before readline reads ~/.inputrc (on first use), so the user's settings still win.
     rl_variable_bind("enable-bracketed-paste", "on");
-    rl_variable_bind("editing-mode", "emacs");
     using_history();
     stifle_history(static_cast<int>(options_.history_size));
     load_history();
@@ -100,85 +139,89 @@ LineEditor::LineEditor(LineEditorOptions options) : options_(std::move(options))
 }
 
 LineEditor::~LineEditor() {
-    try {
-        save_history();
-    } catch (...) {
-    }
+    remove_handler();
+    g_bridge.options = nullptr;
 }
 
 void LineEditor::load_history() {
     if (options_.history_file.empty()) return;
-    std::ifstream in(options_.history_file);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (!line.empty()) ::add_history(decode_history_entry(line).c_str());
-    }
+    for (const auto& entry : read_history_file(options_.history_file)) ::add_history(entry.c_str());
 }
 
 void LineEditor::add_history(const std::string& entry) {
-    if (entry.empty()) return;
-    HIST_ENTRY* last = history_length > 0 ? history_get(history_base + history_length - 1) : nullptr;
+    if (entry.empty() || entry[0] == ' ' || entry.size() > kMaxHistoryEntryBytes) return;
+    HIST_ENTRY* last =
+        history_length > 0 ? history_get(history_base + history_length - 1) : nullptr;
     if (last && entry == last->line) return;  // no consecutive duplicates
     ::add_history(entry.c_str());
+    save_history_entry(entry);
 }
 
-void LineEditor::save_history() const {
+void LineEditor::save_history_entry(const std::string& entry) {
     if (options_.history_file.empty()) return;
-    std::error_code ec;
-    std::filesystem::create_directories(options_.history_file.parent_path(), ec);
-    auto temp = options_.history_file;
-    temp += ".tmp";
-    {
-        std::ofstream out(temp, std::ios::trunc);
-        if (!out) return;
-        HIST_ENTRY** list = history_list();
-        int n = history_length;
-        int first = n > static_cast<int>(options_.history_size) ? n - static_cast<int>(options_.history_size) : 0;
-        for (int i = first; list && i < n; ++i) out << encode_history_entry(list[i]->line) << '\n';
-        out.flush();
-        if (!out) return;
+    try {
+        // Re-read the file, so entries that another session saved meanwhile are kept.
+        std::vector<std::string> entries = read_history_file(options_.history_file);
+        if (entries.empty() || entries.back() != entry) entries.push_back(entry);
+        size_t first =
+            entries.size() > options_.history_size ? entries.size() - options_.history_size : 0;
+        std::string text;
+        for (size_t i = first; i < entries.size(); ++i)
+            text += encode_history_entry(entries[i]) + "\n";
+        write_file_atomically(options_.history_file, text);
+    } catch (const Error& e) {
+        if (!warned_about_history_)
+            std::fprintf(stderr, "ponder: warning: history not saved: %s\n", e.what());
+        warned_about_history_ = true;
     }
-    std::filesystem::rename(temp, options_.history_file, ec);
 }
 
-std::optional<std::string> LineEditor::read_line(const std::string& prompt, bool allow_exit) {
-    g_active = this;
-    g_options = &options_;
-    g_line.reset();
-    g_line_done = false;
-    g_eof = false;
+LineEditor::LineResult LineEditor::read_line(const std::string& prompt, bool at_main_prompt) {
+    g_bridge.options = &options_;
+    g_bridge.line_done = false;
+    g_bridge.line.reset();
+    std::fflush(stdout);
+    std::fflush(stderr);
     clear_interrupt();
     rl_callback_handler_install(prompt.c_str(), on_line);
-    while (!g_line_done) {
+    g_bridge.handler_installed = true;
+
+    while (!g_bridge.line_done) {
         pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
         int ready = poll(fds, 2, -1);
-        if (ready < 0 && errno != EINTR) break;
+        if (ready < 0 && errno != EINTR) {
+            remove_handler();
+            return {Status::end_of_input, {}};
+        }
         if (interrupted()) {
-            bool empty = rl_end == 0;
             clear_interrupt();
-            // Abandon the current line and start a fresh prompt.
+            const bool empty = rl_end == 0;
+            rl_callback_sigcleanup();  // leaves an incremental search or a half-typed key sequence
+            rl_point = rl_end;         // "^C" goes after the text, as in a shell
+            rl_redisplay();
             rl_free_line_state();
-            rl_callback_sigcleanup();
             rl_replace_line("", 0);
-            rl_point = rl_end = 0;
-            if (empty && allow_exit && last_was_interrupt_) {
-                rl_callback_handler_remove();
-                std::fputs("\n", stdout);
-                g_active = nullptr;
-                return std::nullopt;
+            rl_point = rl_mark = 0;
+            if (!at_main_prompt) {  // abandons the multi-line input
+                std::fputs("^C\n", stdout);
+                remove_handler();
+                return {Status::interrupted, {}};
             }
-            std::fputs(empty && allow_exit ? "^C " : "^C", stdout);
-            if (empty && allow_exit) std::fputs(kExitHint.data(), stdout);
+            if (empty && last_was_interrupt_) {
+                std::fputs("^C\n", stdout);
+                remove_handler();
+                return {Status::end_of_input, {}};
+            }
+            std::fputs("^C", stdout);
+            if (empty) std::fprintf(stdout, " %s", kExitHint.data());
             std::fputs("\n", stdout);
-            last_was_interrupt_ = empty && allow_exit;
-            if (!allow_exit) {
-                // Ctrl-C inside a multi-line block abandons the block.
-                rl_callback_handler_remove();
-                g_active = nullptr;
-                return std::string("\x03");
-            }
+            last_was_interrupt_ = empty;
             rl_on_new_line();
             rl_redisplay();
+            continue;
+        }
+        if (ready < 0) {
+            rl_check_signals();  // a window resize: readline redraws for the new width
             continue;
         }
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -186,55 +229,57 @@ std::optional<std::string> LineEditor::read_line(const std::string& prompt, bool
             rl_callback_read_char();
         }
     }
-    g_active = nullptr;
-    if (g_eof) {
-        std::fputs("\n", stdout);
-        return std::nullopt;
+    if (!g_bridge.line) {
+        std::fputs("\n", stdout);  // Ctrl-D leaves the cursor on the prompt line
+        return {Status::end_of_input, {}};
     }
-    return g_line;
+    last_was_interrupt_ = false;
+    return {Status::line, std::move(*g_bridge.line)};
 }
 
-std::optional<std::string> LineEditor::read(const std::string& prompt, const std::string& continuation) {
+std::optional<std::string> LineEditor::read(const std::string& prompt,
+                                            const std::string& continuation) {
     for (;;) {
-        auto first = read_line(prompt, true);
-        if (!first) return std::nullopt;
-        std::string text = *first;
+        LineResult first = read_line(prompt, true);
+        if (first.status != Status::line) return std::nullopt;
+        std::string text = std::move(first.text);
 
-        // """ opens a block that runs until a line ending in """.
-        if (text.rfind("\"\"\"", 0) == 0) {
-            std::string block = text.substr(3);
-            bool closed = block.size() >= 3 && block.compare(block.size() - 3, 3, "\"\"\"") == 0;
-            if (closed) block.resize(block.size() - 3);
+        // """ opens a block that runs until a line ending in """ (or Ctrl-D).
+        if (starts_with(text, "\"\"\"")) {
+            std::vector<std::string> lines{text.substr(3)};
+            bool closed = lines[0].size() >= 3 && ends_with(lines[0], "\"\"\"");
+            if (closed) lines[0].resize(lines[0].size() - 3);
+            bool abandoned = false;
             while (!closed) {
-                auto more = read_line(continuation, false);
-                if (!more) return std::nullopt;
-                if (*more == "\x03") {
-                    block.clear();
+                LineResult more = read_line(continuation, false);
+                if (more.status == Status::interrupted) {
+                    abandoned = true;
                     break;
                 }
-                std::string line = *more;
-                if (line.size() >= 3 && line.compare(line.size() - 3, 3, "\"\"\"") == 0) {
-                    line.resize(line.size() - 3);
+                if (more.status == Status::end_of_input) break;
+                if (ends_with(more.text, "\"\"\"")) {
+                    more.text.resize(more.text.size() - 3);
                     closed = true;
                 }
-                if (!block.empty() || !line.empty()) block += (block.empty() ? "" : "\n") + line;
+                lines.push_back(std::move(more.text));
             }
-            if (!closed) continue;  // abandoned
+            if (abandoned) continue;
+            std::string block = join_block(lines);
             add_history("\"\"\"" + block + "\"\"\"");
             return block;
         }
 
         // A trailing backslash continues on the next line.
         bool abandoned = false;
-        while (!text.empty() && text.back() == '\\') {
+        while (ends_with(text, "\\")) {
             text.pop_back();
-            auto more = read_line(continuation, false);
-            if (!more) return std::nullopt;
-            if (*more == "\x03") {
+            LineResult more = read_line(continuation, false);
+            if (more.status == Status::interrupted) {
                 abandoned = true;
                 break;
             }
-            text += "\n" + *more;
+            if (more.status == Status::end_of_input) break;
+            text += "\n" + more.text;
         }
         if (abandoned) continue;
         add_history(text);

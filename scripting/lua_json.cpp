@@ -20,6 +20,7 @@ bool is_null(lua_State* L, int index) {
 
 nlohmann::json convert(lua_State* L, int index, int depth) {
     if (depth > kMaxDepth) fail("value nested more than ", kMaxDepth, " levels deep (a cycle?)");
+    if (!lua_checkstack(L, 3)) fail("value nested too deeply");
     index = lua_absindex(L, index);
     switch (lua_type(L, index)) {
         case LUA_TNIL: return nullptr;
@@ -109,9 +110,12 @@ void push_json(lua_State* L, const nlohmann::json& value) {
         }
         case nlohmann::json::value_t::object: {
             lua_createtable(L, 0, static_cast<int>(value.size()));
-            for (const auto& [key, item] : value.items()) {
+            // Plain iterators: items() keeps a std::string per step, which a Lua error (out of
+            // memory) would skip destroying.
+            for (auto it = value.begin(); it != value.end(); ++it) {
+                const std::string& key = it.key();
                 lua_pushlstring(L, key.data(), key.size());
-                push_json(L, item);
+                push_json(L, *it);
                 lua_rawset(L, -3);
             }
             return;

@@ -2,34 +2,26 @@
 
 #include <lua.hpp>
 
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 #include <utility>
+
+#include "reason/interrupt.h"
+#include "scripting/lua_support.h"
 
 namespace ponder {
 
 namespace {
 
-constexpr const char* kRuntimeKey = "ponder.runtime";
+// Registry keys: addresses, so that looking them up allocates nothing.
+char runtime_key;
 constexpr const char* kExitMarker = "ponder: script called os.exit";
 constexpr int kHookInstructions = 1000;
-
-bool inside(const std::filesystem::path& path, const std::filesystem::path& dir) {
-    auto p = path.begin(), d = dir.begin();
-    for (; d != dir.end(); ++d, ++p) {
-        if (d->empty()) continue;  // a trailing slash
-        if (p == path.end() || *p != *d) return false;
-    }
-    return true;
-}
-
-// Resolves symlinks and ".." for the part of the path that exists.
-std::filesystem::path resolve(const std::filesystem::path& path) {
-    std::error_code ec;
-    auto absolute = std::filesystem::absolute(path, ec);
-    auto resolved = std::filesystem::weakly_canonical(absolute, ec);
-    return ec ? absolute.lexically_normal() : resolved;
-}
 
 int message_handler(lua_State* L) {
     const char* message = lua_tostring(L, 1);
@@ -41,72 +33,90 @@ int message_handler(lua_State* L) {
     return 1;
 }
 
-
 int refused_shell(lua_State* L) {
     return luaL_error(L, "%s is not allowed: run ponder with --allow-shell to let scripts start processes",
                       lua_tostring(L, lua_upvalueindex(1)));
 }
 
-// io.open / io.output / io.lines wrappers that check where a file may be written.
+// Calls the original function (upvalue 1) with this call's arguments.
+int call_original(lua_State* L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+// io.open / io.output / os.remove / os.rename wrappers that check where a file may be written.
+// No C++ object lives in these frames, so the Lua errors they raise unwind nothing of ours.
 bool writes(const char* mode) { return mode && (std::strpbrk(mode, "wa+") != nullptr); }
 
 int checked_io_open(lua_State* L) {
     const char* path = luaL_checkstring(L, 1);
     const char* mode = luaL_optstring(L, 2, "r");
     if (writes(mode) && !LuaRuntime::of(L).permit_write(L, path)) return lua_error(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 int checked_io_output(lua_State* L) {
     if (lua_type(L, 1) == LUA_TSTRING && !LuaRuntime::of(L).permit_write(L, lua_tostring(L, 1))) {
         return lua_error(L);
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 int checked_os_remove(lua_State* L) {
     if (!LuaRuntime::of(L).permit_write(L, luaL_checkstring(L, 1))) return lua_error(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 int checked_os_rename(lua_State* L) {
     LuaRuntime& runtime = LuaRuntime::of(L);
     if (!runtime.permit_write(L, luaL_checkstring(L, 1))) return lua_error(L);
     if (!runtime.permit_write(L, luaL_checkstring(L, 2))) return lua_error(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
-// load/loadfile/dofile accept text only: binary chunks can crash the VM.
+// os.tmpname creates a file in the system's temporary directory.
+int checked_os_tmpname(lua_State* L) {
+    if (!LuaRuntime::of(L).policy().allow_write) {
+        return luaL_error(L, "os.tmpname is not allowed: it creates a file outside the working directory "
+                             "(run ponder with --allow-write)");
+    }
+    return call_original(L);
+}
+
+// pcall, xpcall and coroutine.resume that do not swallow the error that stops a script
+// (Ctrl-C, --timeout, os.exit): it goes on up at once, as if nothing caught it.
+int stop_aware_finish(lua_State* L, int, lua_KContext) {
+    const int results = lua_gettop(L);
+    if (results >= 2 && !lua_toboolean(L, 1) && LuaRuntime::of(L).stopping()) {
+        lua_pushvalue(L, 2);
+        return lua_error(L);
+    }
+    return results;
+}
+
+int stop_aware_call(lua_State* L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    // With a continuation, so that code inside pcall may still yield its coroutine.
+    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, stop_aware_finish);
+    return stop_aware_finish(L, LUA_OK, 0);
+}
+
+// load/loadfile/dofile/require accept text only: binary chunks can crash the VM.
 int text_only_load(lua_State* L) {
     lua_settop(L, 4);
     lua_pushstring(L, "t");
     lua_replace(L, 3);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 4, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 int text_only_loadfile(lua_State* L) {
     lua_settop(L, 3);
     lua_pushstring(L, "t");
     lua_replace(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, 3, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 int text_only_dofile(lua_State* L) {
@@ -115,6 +125,24 @@ int text_only_dofile(lua_State* L) {
     if (luaL_loadfilex(L, name, "t") != LUA_OK) return lua_error(L);
     lua_call(L, 0, LUA_MULTRET);
     return lua_gettop(L) - 1;
+}
+
+// package.searchers[2] with text-only loading (Lua's own loads binary chunks too).
+int text_only_searcher(lua_State* L) {
+    const char* name = luaL_checkstring(L, 1);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchpath");
+    lua_pushstring(L, name);
+    lua_getfield(L, -3, "path");
+    if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "'package.path' must be a string");
+    lua_call(L, 2, 2);
+    if (lua_isnil(L, -2)) return 1;  // the reason it was not found
+    const char* filename = lua_tostring(L, -2);
+    if (luaL_loadfilex(L, filename, "t") != LUA_OK) {
+        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename, lua_tostring(L, -1));
+    }
+    lua_pushstring(L, filename);
+    return 2;
 }
 
 void wrap(lua_State* L, const char* table, const char* name, lua_CFunction wrapper) {
@@ -139,15 +167,48 @@ void refuse(lua_State* L, const char* table, const char* name, const char* shown
     lua_pop(L, 1);
 }
 
+std::string seconds_text(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", seconds);
+    return buf;
+}
+
 }  // namespace
 
-LuaRuntime::LuaRuntime(ScriptPolicy policy) : policy_(std::move(policy)) {
-    std::error_code ec;
-    working_dir_ = resolve(std::filesystem::current_path(ec));
+// Watches, while a script runs, for Ctrl-C and for the deadline, and then sets the runtime's
+// interrupt flag: the next instruction check ends the script, and a model call in progress sees
+// the flag between tokens.
+class LuaRuntime::Watchdog {
+public:
+    Watchdog(LuaRuntime& runtime, std::optional<std::chrono::steady_clock::time_point> deadline)
+        : thread_([this, &runtime, deadline](std::stop_token stop) { watch(runtime, deadline, stop); }) {}
+
+private:
+    void watch(LuaRuntime& runtime, std::optional<std::chrono::steady_clock::time_point> deadline,
+               std::stop_token stop) {
+        std::unique_lock lock(mutex_);
+        while (!stop.stop_requested()) {
+            if (runtime.policy_.stop_on_interrupt && ponder::interrupted()) runtime.interrupt();
+            if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+                runtime.timed_out_.store(true);
+                runtime.interrupt();
+                return;
+            }
+            wake_.wait_for(lock, stop, std::chrono::milliseconds(20), [] { return false; });
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable_any wake_;
+    std::jthread thread_;  // last: starts once the members above exist
+};
+
+LuaRuntime::LuaRuntime(ScriptPolicy policy) : policy_(std::move(policy)), readable_(policy_.readable_dirs) {
+    working_dir_ = readable_.working_dir();
     L_ = lua_newstate(&LuaRuntime::allocate, this);
     if (!L_) fail("cannot create a Lua state");
     lua_pushlightuserdata(L_, this);
-    lua_setfield(L_, LUA_REGISTRYINDEX, kRuntimeKey);
+    lua_rawsetp(L_, LUA_REGISTRYINDEX, &runtime_key);
     luaL_openlibs(L_);
     install_sandbox();
     lua_sethook(L_, &LuaRuntime::hook, LUA_MASKCOUNT, kHookInstructions);
@@ -158,7 +219,7 @@ LuaRuntime::~LuaRuntime() {
 }
 
 LuaRuntime& LuaRuntime::of(lua_State* L) {
-    lua_getfield(L, LUA_REGISTRYINDEX, kRuntimeKey);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &runtime_key);
     auto* runtime = static_cast<LuaRuntime*>(lua_touserdata(L, -1));
     lua_pop(L, 1);
     return *runtime;
@@ -191,13 +252,29 @@ int LuaRuntime::script_exit(lua_State* L) {
     return luaL_error(L, "%s", kExitMarker);
 }
 
+std::string LuaRuntime::stop_message() const {
+    if (exit_status_) return kExitMarker;
+    if (timed_out_) return "script stopped: it ran past its --timeout of " + seconds_text(policy_.timeout_seconds) + " s";
+    return "script interrupted";
+}
+
 void LuaRuntime::hook(lua_State* L, lua_Debug*) {
     LuaRuntime& self = of(L);
-    if (self.exit_status_) luaL_error(L, "%s", kExitMarker);
-    if (self.interrupted()) luaL_error(L, "script interrupted");
-    if (self.has_deadline_ && std::chrono::steady_clock::now() > self.deadline_) {
-        luaL_error(L, "script stopped: it ran past its --timeout of %f seconds", self.policy_.timeout_seconds);
+    if (!self.stopping()) return;
+    // The message is built in a fixed buffer: no C++ object may be alive when luaL_error jumps.
+    char message[160];
+    if (self.exit_status_) std::snprintf(message, sizeof message, "%s", kExitMarker);
+    else if (self.timed_out_) {
+        std::snprintf(message, sizeof message, "script stopped: it ran past its --timeout of %g s",
+                      self.policy_.timeout_seconds);
+    } else {
+        std::snprintf(message, sizeof message, "script interrupted");
     }
+    // Level 0: in a hook, the function being run is where the script was stopped.
+    luaL_where(L, 0);
+    lua_pushstring(L, message);
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 void LuaRuntime::install_sandbox() {
@@ -212,11 +289,21 @@ void LuaRuntime::install_sandbox() {
     wrap_global(L, "loadfile", text_only_loadfile);
     lua_pushcfunction(L, text_only_dofile);
     lua_setglobal(L, "dofile");
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    lua_pushcfunction(L, text_only_searcher);
+    lua_seti(L, -2, 2);
+    lua_pop(L, 2);
+
+    wrap_global(L, "pcall", stop_aware_call);
+    wrap_global(L, "xpcall", stop_aware_call);
+    wrap(L, "coroutine", "resume", stop_aware_call);
 
     wrap(L, "io", "open", checked_io_open);
     wrap(L, "io", "output", checked_io_output);
     wrap(L, "os", "remove", checked_os_remove);
     wrap(L, "os", "rename", checked_os_rename);
+    wrap(L, "os", "tmpname", checked_os_tmpname);
 
     if (!policy_.allow_shell) {
         refuse(L, "os", "execute", "os.execute");
@@ -230,11 +317,9 @@ void LuaRuntime::install_sandbox() {
         lua_pushnil(L);
         lua_seti(L, -2, 3);
         lua_pop(L, 2);
-        lua_pushnil(L);
-        lua_setfield(L, LUA_REGISTRYINDEX, "_CLIBS");
     }
-    // The debug library can reach the original functions behind the wrappers above; scripts
-    // keep only its traceback.
+    // The debug library can reach the original functions behind the wrappers above, and remove
+    // the hook that enforces the timeout; scripts keep only its traceback.
     lua_getglobal(L, "debug");
     lua_getfield(L, -1, "traceback");
     lua_newtable(L);
@@ -250,67 +335,116 @@ void LuaRuntime::install_sandbox() {
 }
 
 bool LuaRuntime::permit_write(lua_State* L, const char* path) const {
-    if (policy_.allow_write || inside(resolve(path), working_dir_)) return true;
-    std::string message = cat("writing ", path, " is not allowed: it is outside the working directory ",
+    bool allowed = false;
+    try {
+        std::string refusal;
+        try {
+            allowed = policy_.allow_write || path_inside(resolve_path(path), working_dir_);
+            if (!allowed) {
+                refusal = cat("writing ", path, " is not allowed: it is outside the working directory ",
                               working_dir_.string(), " (run ponder with --allow-write)");
-    lua_pushlstring(L, message.data(), message.size());
-    return false;
-}
-
-bool LuaRuntime::readable(const std::filesystem::path& path) const {
-    auto resolved = resolve(path);
-    if (inside(resolved, working_dir_)) return true;
-    for (const auto& dir : policy_.readable_dirs) {
-        if (inside(resolved, resolve(dir))) return true;
+            }
+        } catch (const Error& e) {
+            refusal = cat("writing ", path, " is not allowed: ", e.what());
+        }
+        if (!allowed) lua::push_string(L, lua::caller_position(L) + refusal);
+    } catch (const std::exception&) {
+        // Out of memory: Lua's own message is on the stack (see lua::protect).
+        if (lua_type(L, -1) != LUA_TSTRING) lua_pushliteral(L, "not enough memory");
     }
-    return false;
+    return allowed;
 }
 
-int LuaRuntime::run_loaded(int status, std::string_view what) {
+int LuaRuntime::run_loaded(int status, int nargs) {
     if (status != LUA_OK) {
+        // A syntax error: Lua's message already names the file and line.
         std::string message = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "unknown error";
         lua_pop(L_, 1);
-        throw ScriptError(cat(what, ": ", message));
+        throw ScriptError(message);
     }
     interrupted_.store(false);
+    timed_out_.store(false);
     exit_status_.reset();
-    has_deadline_ = policy_.timeout_seconds > 0;
-    if (has_deadline_) {
-        deadline_ = std::chrono::steady_clock::now() +
-                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                        std::chrono::duration<double>(policy_.timeout_seconds));
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (policy_.timeout_seconds > 0) {
+        deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(policy_.timeout_seconds));
     }
-    int base = lua_gettop(L_) - 1;  // below the chunk
+    const int base = lua_gettop(L_) - nargs;  // the chunk
     lua_pushcfunction(L_, message_handler);
-    lua_insert(L_, base + 1);
-    status = lua_pcall(L_, 0, 0, base + 1);
-    lua_remove(L_, base + 1);
-    has_deadline_ = false;
-    if (status == LUA_OK) return 0;
-
-    std::string message = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "unknown error";
-    lua_pop(L_, 1);
-    if (exit_status_) return *std::exchange(exit_status_, std::nullopt);
-    throw ScriptError(message);
-}
-
-int LuaRuntime::run_file(const std::filesystem::path& script, const std::vector<std::string>& args) {
-    lua_createtable(L_, static_cast<int>(args.size()), 1);
-    lua_pushstring(L_, script.c_str());
-    lua_seti(L_, -2, 0);
-    for (size_t i = 0; i < args.size(); ++i) {
-        lua_pushlstring(L_, args[i].data(), args[i].size());
-        lua_seti(L_, -2, static_cast<lua_Integer>(i + 1));
+    lua_insert(L_, base);
+    {
+        std::optional<Watchdog> watchdog;
+        if (deadline || policy_.stop_on_interrupt) watchdog.emplace(*this, deadline);
+        status = lua_pcall(L_, nargs, 0, base);
     }
-    lua_setglobal(L_, "arg");
-    if (!std::filesystem::exists(script)) throw ScriptError(cat(script.string(), ": no such script"));
-    return run_loaded(luaL_loadfilex(L_, script.c_str(), "t"), script.string());
+    lua_remove(L_, base);
+
+    std::string message;
+    if (status != LUA_OK) {
+        message = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "unknown error";
+        lua_pop(L_, 1);
+    }
+    if (exit_status_) return *std::exchange(exit_status_, std::nullopt);
+    if (timed_out_) throw ScriptError(status != LUA_OK ? message : stop_message());
+    if (interrupted()) throw ScriptInterrupted(status != LUA_OK ? message : stop_message());
+    if (status != LUA_OK) throw ScriptError(message);
+    return 0;
 }
 
-int LuaRuntime::run_string(std::string_view code, std::string_view chunk_name) {
-    std::string name(chunk_name);
-    return run_loaded(luaL_loadbufferx(L_, code.data(), code.size(), name.c_str(), "t"),
-                      name.size() > 1 && name[0] == '=' ? name.substr(1) : name);
+namespace {
+
+// Pushes the arguments, as strings, for the chunk's `...`; returns how many.
+int push_arguments(lua_State* L, const std::vector<std::string>& args) {
+    if (!lua_checkstack(L, static_cast<int>(args.size()) + 8)) throw ScriptError("too many script arguments");
+    try {
+        return lua::protect(L, 0, [&](lua_State* S) {
+            for (const auto& a : args) lua_pushlstring(S, a.data(), a.size());
+        });
+    } catch (const lua::LuaError& e) {
+        lua_pop(L, 1);  // the chunk
+        throw ScriptError(e.what());
+    }
+}
+
+void set_arg_table(lua_State* L, const std::string& zero, const std::vector<std::string>& args) {
+    lua_createtable(L, static_cast<int>(args.size()), 1);
+    lua_pushlstring(L, zero.data(), zero.size());
+    lua_seti(L, -2, 0);
+    for (size_t i = 0; i < args.size(); ++i) {
+        lua_pushlstring(L, args[i].data(), args[i].size());
+        lua_seti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    lua_setglobal(L, "arg");
+}
+
+}  // namespace
+
+// Setting up arguments allocates on the Lua heap outside any pcall: a memory error there would
+// call Lua's panic handler, so it runs protected.
+int LuaRuntime::run_file(const std::filesystem::path& script, const std::vector<std::string>& args) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(script, ec)) throw ScriptError(cat(script.string(), ": no such script"));
+    const std::string name = script.string();
+    try {
+        lua::protect(L_, 0, [&](lua_State* L) { set_arg_table(L, name, args); });
+    } catch (const lua::LuaError& e) {
+        throw ScriptError(e.what());
+    }
+    int status = luaL_loadfilex(L_, name.c_str(), "t");
+    return run_loaded(status, status == LUA_OK ? push_arguments(L_, args) : 0);
+}
+
+int LuaRuntime::run_string(std::string_view code, std::string_view chunk_name, const std::vector<std::string>& args) {
+    const std::string name(chunk_name);
+    const std::string shown = name.size() > 1 && (name[0] == '=' || name[0] == '@') ? name.substr(1) : name;
+    try {
+        lua::protect(L_, 0, [&](lua_State* L) { set_arg_table(L, shown, args); });
+    } catch (const lua::LuaError& e) {
+        throw ScriptError(e.what());
+    }
+    int status = luaL_loadbufferx(L_, code.data(), code.size(), name.c_str(), "t");
+    return run_loaded(status, status == LUA_OK ? push_arguments(L_, args) : 0);
 }
 
 }  // namespace ponder

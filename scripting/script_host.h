@@ -18,8 +18,6 @@ public:
     virtual const Settings& settings() const = 0;
     // Where exchanges are logged; null when logging is off.
     virtual ConversationLog* log() = 0;
-    // The REPL's conversation when the script runs inside a session (/lua, /run); else null.
-    virtual ChatSession* live_session() = 0;
 };
 
 }  // namespace ponder

@@ -1,5 +1,6 @@
 #include "tests/pty_session.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -15,7 +16,7 @@
 namespace ponder::test {
 
 PtySession::PtySession(const std::vector<std::string>& args, const std::string& home,
-                       const std::vector<std::string>& env) {
+                       const std::vector<std::string>& env, const PtyRedirects& redirects) {
     winsize size{};
     size.ws_row = 24;
     size.ws_col = 80;
@@ -30,6 +31,16 @@ PtySession::PtySession(const std::vector<std::string>& args, const std::string& 
         setenv("INPUTRC", "/dev/null", 1);
         unsetenv("PONDER_MODEL");
         for (const auto& kv : env) putenv(strdup(kv.c_str()));
+        if (!redirects.stdin_file.empty()) {
+            int fd = open(redirects.stdin_file.c_str(), O_RDONLY);
+            if (fd < 0 || dup2(fd, STDIN_FILENO) < 0) _exit(126);
+            close(fd);
+        }
+        if (!redirects.stdout_file.empty()) {
+            int fd = open(redirects.stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) _exit(126);
+            close(fd);
+        }
         std::string binary = PONDER_BINARY;
         std::vector<std::string> copy = args;
         std::vector<char*> argv{binary.data()};
@@ -81,6 +92,33 @@ bool PtySession::expect(const std::string& text, std::chrono::milliseconds timeo
         pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
                       std::chrono::milliseconds(100)));
     }
+}
+
+bool PtySession::wait_until(const std::function<bool(std::string_view recent)>& done,
+                            std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (done(std::string_view(output_).substr(mark_))) {
+            mark_ = output_.size();
+            return true;
+        }
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return false;
+        pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                      std::chrono::milliseconds(100)));
+    }
+}
+
+bool PtySession::expect_more(size_t bytes, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (output_.size() < mark_ + bytes) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return false;
+        pump(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now),
+                      std::chrono::milliseconds(100)));
+    }
+    mark_ = output_.size();
+    return true;
 }
 
 int PtySession::wait_exit(std::chrono::milliseconds timeout) {

@@ -1,0 +1,144 @@
+// Contemplation mechanics on a real model file: chains sampled in parallel with their own seeds,
+// checks and votes recorded, rounds bounded, reproducible with a seed, interruptible.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "engine/language_model.h"
+#include "reason/assistant.h"
+#include "reason/contemplate.h"
+#include "tests/support.h"
+
+namespace ponder {
+namespace {
+
+class Contemplate : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!test::have_shared("models/rand-llama-q8_0.gguf")) GTEST_SKIP() << "shared models missing";
+        model = LanguageModel::load(test::shared_dir() / "models/rand-llama-q8_0.gguf");
+        settings.sampling.seed = 42;
+        settings.contemplate.chains = 4;
+        settings.contemplate.rounds = 1;
+        settings.contemplate.think_tokens = 12;
+        assistant = std::make_unique<Assistant>(model, AssistantOptions{.context = 512, .extra_cells = 4 * 12 * 2});
+    }
+    std::shared_ptr<LanguageModel> model;
+    std::unique_ptr<Assistant> assistant;
+    Settings settings;
+    std::vector<Message> question{{"user", "What is 6 times 7?"}};
+};
+
+TEST_F(Contemplate, SamplesEveryChainWithItsOwnSeedWithinTheTokenBudget) {
+    ContemplationResult r = contemplate(*assistant, question, settings);
+    // Random weights never state an answer, so every round runs.
+    EXPECT_EQ(r.rounds, 2);
+    ASSERT_EQ(r.chains.size(), 8u);
+    std::set<uint64_t> seeds;
+    std::set<std::string> texts;
+    for (size_t i = 0; i < r.chains.size(); ++i) {
+        const auto& c = r.chains[i];
+        EXPECT_EQ(c.index, static_cast<int>(i));
+        EXPECT_EQ(c.round, static_cast<int>(i / 4));
+        EXPECT_LE(c.tokens, 12);
+        seeds.insert(c.seed);
+        texts.insert(c.text);
+    }
+    EXPECT_EQ(seeds.size(), 8u);
+    EXPECT_GE(texts.size(), 7u) << "chains differ";
+    EXPECT_EQ(r.generated_tokens, [&] {
+        int64_t n = 0;
+        for (const auto& c : r.chains) n += c.tokens;
+        return n;
+    }());
+}
+
+TEST_F(Contemplate, SameSeedSameChains) {
+    auto a = contemplate(*assistant, question, settings);
+    auto b = contemplate(*assistant, question, settings);
+    ASSERT_EQ(a.chains.size(), b.chains.size());
+    for (size_t i = 0; i < a.chains.size(); ++i) EXPECT_EQ(a.chains[i].text, b.chains[i].text);
+    settings.sampling.seed = 43;
+    auto c = contemplate(*assistant, question, settings);
+    EXPECT_NE(a.chains[0].text, c.chains[0].text);
+}
+
+TEST_F(Contemplate, ProgressStagesAndCustomCheckAreCalled) {
+    int progress_calls = 0, checks = 0;
+    std::vector<std::string> stages;
+    ContemplationHooks hooks;
+    hooks.on_progress = [&](std::span<const ChainProgress> chains) {
+        ++progress_calls;
+        EXPECT_EQ(chains.size(), 4u);
+    };
+    hooks.on_stage = [&](int, std::string_view stage) { stages.emplace_back(stage); };
+    hooks.check = [&](const ChainReport&) {
+        ++checks;
+        return 1.0;
+    };
+    settings.contemplate.rounds = 0;
+    auto r = contemplate(*assistant, question, settings, hooks);
+    EXPECT_GT(progress_calls, 4);
+    ASSERT_FALSE(stages.empty());
+    EXPECT_EQ(stages.front(), "sampling");
+    // Chains without an answer are not worth checking.
+    EXPECT_EQ(checks, 0);
+    EXPECT_TRUE(r.answer.empty());
+    EXPECT_NE(describe_contemplation(r, false).find("No answer"), std::string::npos);
+}
+
+TEST_F(Contemplate, AnInterruptStopsAtOnce) {
+    std::atomic<bool> cancel{true};
+    settings.contemplate.think_tokens = 400;
+    auto r = contemplate(*assistant, question, settings, {}, &cancel);
+    EXPECT_TRUE(r.cancelled);
+    EXPECT_EQ(r.rounds, 1);
+    for (const auto& c : r.chains) EXPECT_LE(c.tokens, 1);
+}
+
+TEST_F(Contemplate, TraceJsonHasChainsVotesAndTimings) {
+    auto j = contemplate(*assistant, question, settings).to_json();
+    for (const char* key : {"answer", "confidence", "rounds", "chains", "votes", "seconds", "generated_tokens"}) {
+        EXPECT_TRUE(j.contains(key)) << key;
+    }
+    ASSERT_EQ(j["chains"].size(), 8u);
+    EXPECT_TRUE(j["chains"][0].contains("arithmetic"));
+    EXPECT_TRUE(j["chains"][0].contains("seed"));
+}
+
+TEST(ContemplateReport, DescribesAnswerConfidenceAndChains) {
+    ContemplationResult r;
+    r.answer = normalize_answer("29");
+    r.justification = "3 * 12 = 36\n36 - 7 = 29";
+    r.confidence = 0.85;
+    r.rounds = 1;
+    for (int i = 0; i < 3; ++i) {
+        ChainReport c;
+        c.index = i;
+        c.text = "3 * 12 = 36\n36 - 7 = 29\nAnswer: " + std::string(i == 2 ? "30" : "29");
+        c.answer = normalize_answer(i == 2 ? "30" : "29");
+        r.chains.push_back(c);
+    }
+    CandidateReport top;
+    top.answer = r.answer;
+    top.chains = {0, 1};
+    top.vote_share = 0.8;
+    top.verifier = 0.9;
+    CandidateReport other;
+    other.answer = normalize_answer("30");
+    other.chains = {2};
+    other.vote_share = 0.2;
+    r.candidates = {top, other};
+    std::string text = describe_contemplation(r, false);
+    EXPECT_NE(text.find("Answer: 29"), std::string::npos) << text;
+    EXPECT_NE(text.find("36 - 7 = 29"), std::string::npos);
+    EXPECT_NE(text.find("85%"), std::string::npos);
+    EXPECT_NE(text.find("2 of 3 chains"), std::string::npos);
+    EXPECT_NE(text.find("verifier 90%"), std::string::npos);
+    EXPECT_NE(text.find("30 (20%)"), std::string::npos);
+    EXPECT_EQ(text.find("chain 3"), std::string::npos);
+    EXPECT_NE(describe_contemplation(r, true).find("chain 3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ponder
