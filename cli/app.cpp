@@ -156,6 +156,8 @@ int run(int argc, char** argv) {
     add_logits_command(app, action);
     add_eval_command(app, action);
     add_convert_command(app, action);
+    add_bench_command(app, action);
+    add_make_model_command(app, action);
     add_pull_command(app, action);
     add_run_command(app, action, options, config);
 

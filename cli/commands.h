@@ -22,6 +22,8 @@ void add_template_command(CLI::App& app, CommandAction& action);
 void add_logits_command(CLI::App& app, CommandAction& action);
 void add_eval_command(CLI::App& app, CommandAction& action);
 void add_convert_command(CLI::App& app, CommandAction& action);
+void add_bench_command(CLI::App& app, CommandAction& action);
+void add_make_model_command(CLI::App& app, CommandAction& action);
 void add_pull_command(CLI::App& app, CommandAction& action);
 // `run` uses the main options and the config file, which is read after parsing.
 void add_run_command(CLI::App& app, CommandAction& action, MainOptions& options, const std::optional<Config>& config);

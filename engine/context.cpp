@@ -50,6 +50,7 @@ Context::Context(const Model& model, ContextOptions options)
       kv_(model.config().n_layer,
           options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(model.config().n_ctx_train, 4096),
           model.config().n_embd_k_gqa(), model.config().n_embd_v_gqa()),
+      kernel_scratch_(options.kernels ? KernelScratch(*options.kernels) : KernelScratch()),
       s_(std::make_unique<Scratch>()) {
     const ModelConfig& c = model.config();
     const auto n = static_cast<size_t>(n_batch_);
@@ -203,11 +204,16 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         const bool last = l + 1 == layers.size();
 
         // Attention block.
-        for (int64_t i = 0; i < n; ++i)
-            rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
-        matmul(L.wq, s.xn.data(), n, s.q.data(), q_dim, pool, kernel_scratch_);
-        matmul(L.wk, s.xn.data(), n, s.k.data(), k_dim, pool, kernel_scratch_);
-        matmul(L.wv, s.xn.data(), n, s.v.data(), v_dim, pool, kernel_scratch_);
+        // Row-wise steps are split across the pool too: on 2 cores a step left to the caller
+        // costs twice its time (for one row, parallel_for runs it inline, at no cost).
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i)
+                rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E,
+                         c.rms_eps);
+        });
+        const MatmulOutput qkv[] = {
+            {&L.wq, s.q.data(), q_dim}, {&L.wk, s.k.data(), k_dim}, {&L.wv, s.v.data(), v_dim}};
+        matmul(qkv, s.xn.data(), n, pool, kernel_scratch_);
         add_bias(s.q.data(), n, q_dim, L.bq);
         add_bias(s.k.data(), n, k_dim, L.bk);
         add_bias(s.v.data(), n, v_dim, L.bv);
@@ -263,18 +269,26 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         });
         matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernel_scratch_);
         add_bias(s.proj.data(), n, E, L.bo);
-        for (int64_t i = 0; i < n * E; ++i)
-            s.x[static_cast<size_t>(i)] += s.proj[static_cast<size_t>(i)];
 
-        // Feed-forward block.
-        for (int64_t i = 0; i < n; ++i)
-            rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
-        matmul(L.gate, s.xn.data(), n, s.gate.data(), c.n_ff, pool, kernel_scratch_);
-        matmul(L.up, s.xn.data(), n, s.up.data(), c.n_ff, pool, kernel_scratch_);
-        swiglu(s.gate.data(), s.up.data(), n * c.n_ff);
+        // Residual, then the feed-forward block.
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            for (int64_t i = i0; i < i1; ++i) {
+                add_inplace(s.x.data() + i * E, s.proj.data() + i * E, E);
+                rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E,
+                         c.rms_eps);
+            }
+        });
+        const MatmulOutput gate_up[] = {{&L.gate, s.gate.data(), c.n_ff},
+                                         {&L.up, s.up.data(), c.n_ff}};
+        matmul(gate_up, s.xn.data(), n, pool, kernel_scratch_);
+        // Element-wise, in chunks big enough to be worth a hand-off (exp is the cost here).
+        pool.parallel_for(n * c.n_ff, 1024, [&](int64_t e0, int64_t e1, int) {
+            swiglu(s.gate.data() + e0, s.up.data() + e0, e1 - e0);
+        });
         matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernel_scratch_);
-        for (int64_t i = 0; i < n * E; ++i)
-            s.x[static_cast<size_t>(i)] += s.proj[static_cast<size_t>(i)];
+        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+            add_inplace(s.x.data() + i0 * E, s.proj.data() + i0 * E, (i1 - i0) * E);
+        });
     }
 
     if (s.out_rows.empty()) return;

@@ -5,6 +5,7 @@
 // output projection → residual → RMSNorm → SwiGLU FFN → residual; final norm and logits.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct ContextOptions {
                             // context, at most 4096
     int64_t n_batch = 512;  // tokens per forward pass; longer batches are split
     int n_threads = 0;      // 0: use the process-wide pool; otherwise a pool of its own
+    // Instruction set of the kernels; default: the best, or $PONDER_KERNELS.
+    std::optional<KernelIsa> kernels = std::nullopt;
 };
 
 class Context {
@@ -51,6 +54,7 @@ class Context {
     int64_t n_vocab() const;
     int64_t n_batch() const { return n_batch_; }
     ThreadPool& pool() const;
+    KernelIsa kernel_isa() const { return kernel_scratch_.isa(); }
 
     // Context shift for one sequence: drops positions [n_keep, n_keep + n_discard) and moves
     // the later ones down by n_discard, re-rotating their keys (as llama.cpp's context shift).

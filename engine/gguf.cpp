@@ -299,9 +299,14 @@ GgufFile GgufFile::open(const std::filesystem::path& path) {
     GgufFile file;
     file.bytes_ = map->bytes();
     file.storage_ = map;
+    file.map_ = map.get();
     file.name_ = path.string();
     file.parse();
     return file;
+}
+
+void GgufFile::release_pages(std::span<const uint8_t> bytes) const {
+    if (map_) map_->release(bytes);
 }
 
 GgufFile GgufFile::from_memory(std::span<const uint8_t> bytes, std::string name) {

@@ -21,6 +21,8 @@
 
 namespace ponder {
 
+class MappedFile;
+
 // Metadata value types, as numbered in the GGUF format.
 enum class GgufValueType : uint32_t {
     UINT8 = 0,
@@ -132,12 +134,17 @@ public:
     const GgufTensorInfo* find_tensor(std::string_view name) const;
     // The tensor's bytes, in place in the map.
     std::span<const uint8_t> tensor_data(const GgufTensorInfo& tensor) const;
+    // For a file opened from disk: drops the pages of `bytes` (a tensor's data that has been
+    // copied, e.g. packed for the kernels) from memory; they page back in if read. Otherwise
+    // nothing (memory given to from_memory is not ours to drop).
+    void release_pages(std::span<const uint8_t> bytes) const;
 
 private:
     GgufFile() = default;
     void parse();
 
     std::shared_ptr<const void> storage_;  // keeps the map alive
+    const MappedFile* map_ = nullptr;      // the map, when opened from a file
     std::span<const uint8_t> bytes_;
     std::string name_;
     uint32_t version_ = 0;

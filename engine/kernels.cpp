@@ -7,8 +7,12 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <numbers>
 
@@ -17,18 +21,212 @@
 #endif
 
 #include "engine/error.h"
-#include "engine/gemm.h"
+#include "engine/kernels_pack.h"
+#include "engine/kernels_packed.h"
 #include "engine/quants.h"
 #include "engine/thread_pool.h"
 
 namespace ponder {
 
+using kernels::FloatGemm;
+using kernels::FloatWeights;
+using kernels::KernelTable;
+using kernels::PackedFormat;
+using kernels::PackedGemm;
+using kernels::QuantizedActs;
+
+// ---- Instruction sets -------------------------------------------------------------------------
+
 namespace {
 
-constexpr int64_t kGroup = kUnpackGroup;  // values per scale in the integer dot products
+struct CpuFeatures {
+    bool avx2 = false, fma = false, f16c = false;
+    bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
+    bool avx512vnni = false, avx512bf16 = false, avx_vnni = false, amx_int8 = false;
+};
+
+const CpuFeatures& cpu_features() {
+    static const CpuFeatures features = [] {
+        CpuFeatures f;
+#if defined(__x86_64__) && defined(__GNUC__)
+        // __builtin_cpu_supports also checks that the OS saves the wider registers.
+        __builtin_cpu_init();
+        f.avx2 = __builtin_cpu_supports("avx2");
+        f.fma = __builtin_cpu_supports("fma");
+        f.f16c = __builtin_cpu_supports("f16c");
+        f.avx512f = __builtin_cpu_supports("avx512f");
+        f.avx512bw = __builtin_cpu_supports("avx512bw");
+        f.avx512vl = __builtin_cpu_supports("avx512vl");
+        f.avx512dq = __builtin_cpu_supports("avx512dq");
+        f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+        f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+        f.avx_vnni = __builtin_cpu_supports("avxvnni");
+        f.amx_int8 = __builtin_cpu_supports("amx-int8");
+#endif
+        return f;
+    }();
+    return features;
+}
+
+const KernelTable* kernel_table(KernelIsa isa) {
+    switch (isa) {
+        case KernelIsa::scalar:
+            return kernels::scalar_kernel_table();
+        case KernelIsa::avx2:
+            return kernels::avx2_kernel_table();
+        case KernelIsa::avx512:
+            return kernels::avx512_kernel_table();
+        case KernelIsa::avx512_vnni:
+            return kernels::avx512_vnni_kernel_table();
+    }
+    return nullptr;
+}
+
+bool cpu_runs(KernelIsa isa) {
+    const CpuFeatures& f = cpu_features();
+    const bool avx2 = f.avx2 && f.fma && f.f16c;
+    const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    switch (isa) {
+        case KernelIsa::scalar:
+            return true;
+        case KernelIsa::avx2:
+            return avx2;
+        case KernelIsa::avx512:
+            return avx512;
+        case KernelIsa::avx512_vnni:
+            return avx512 && f.avx512vnni;
+    }
+    return false;
+}
+
+constexpr KernelIsa kAllIsas[] = {KernelIsa::scalar, KernelIsa::avx2, KernelIsa::avx512,
+                                  KernelIsa::avx512_vnni};
+
+}  // namespace
+
+std::string_view kernel_isa_name(KernelIsa isa) {
+    switch (isa) {
+        case KernelIsa::scalar:
+            return "scalar";
+        case KernelIsa::avx2:
+            return "avx2";
+        case KernelIsa::avx512:
+            return "avx512";
+        case KernelIsa::avx512_vnni:
+            return "avx512_vnni";
+    }
+    return "?";
+}
+
+std::optional<KernelIsa> kernel_isa_from_name(std::string_view name) {
+    for (KernelIsa isa : kAllIsas)
+        if (kernel_isa_name(isa) == name) return isa;
+    return std::nullopt;
+}
+
+bool kernel_isa_supported(KernelIsa isa) {
+    return kernel_table(isa) != nullptr && cpu_runs(isa);
+}
+
+std::vector<KernelIsa> supported_kernel_isas() {
+    std::vector<KernelIsa> out;
+    for (KernelIsa isa : kAllIsas)
+        if (kernel_isa_supported(isa)) out.push_back(isa);
+    return out;
+}
+
+KernelIsa best_kernel_isa() {
+    return supported_kernel_isas().back();
+}
+
+KernelIsa default_kernel_isa() {
+    static const KernelIsa isa = [] {
+        if (const char* env = std::getenv("PONDER_KERNELS"); env && *env) {
+            auto named = kernel_isa_from_name(env);
+            if (named && kernel_isa_supported(*named)) return *named;
+        }
+        return best_kernel_isa();
+    }();
+    return isa;
+}
+
+std::string cpu_feature_summary() {
+    const CpuFeatures& f = cpu_features();
+    std::string out;
+    auto add = [&](bool on, const char* name) {
+        if (!on) return;
+        if (!out.empty()) out += ' ';
+        out += name;
+    };
+    add(f.avx2, "avx2");
+    add(f.fma, "fma");
+    add(f.f16c, "f16c");
+    add(f.avx_vnni, "avx_vnni");
+    add(f.avx512f, "avx512f");
+    add(f.avx512bw, "avx512bw");
+    add(f.avx512vl, "avx512vl");
+    add(f.avx512vnni, "avx512_vnni");
+    add(f.avx512bf16, "avx512_bf16");
+    add(f.amx_int8, "amx_int8");
+    return out.empty() ? "none" : out;
+}
+
+// ---- Packed weights ---------------------------------------------------------------------------
+
+namespace {
+
+// Large buffers are 2 MiB aligned and asked to use huge pages: fewer TLB misses while the
+// weights stream through, and far fewer page faults while packing.
+constexpr size_t kHugePage = size_t{2} << 20;
+
+uint8_t* allocate_weights(size_t bytes, size_t& allocated) {
+    const size_t align = bytes >= kHugePage ? kHugePage : 64;
+    allocated = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, allocated);
+    if (!p) fail("out of memory packing weights (", allocated, " bytes)");
+#if defined(MADV_HUGEPAGE)
+    if (align == kHugePage) madvise(p, allocated, MADV_HUGEPAGE);
+#endif
+    return static_cast<uint8_t*>(p);
+}
+
+}  // namespace
+
+std::unique_ptr<PackedWeights> PackedWeights::pack(const WeightMatrix& w, ThreadPool& pool) {
+    const auto format = kernels::packed_format(w.type);
+    if (!format) return nullptr;
+    const int64_t K = w.cols, nb = K / kernels::layout(*format).block;
+    const size_t gbytes = kernels::group_bytes(*format, nb);
+    const int64_t n_groups = (w.rows + kernels::kPackRows - 1) / kernels::kPackRows;
+    std::unique_ptr<PackedWeights> p(new PackedWeights);
+    p->type_ = w.type;
+    p->bytes_ = gbytes * static_cast<size_t>(n_groups);
+    p->data_ = allocate_weights(p->bytes_, p->allocated_);
+    pool.parallel_for(n_groups, 8, [&](int64_t g0, int64_t g1, int) {
+        kernels::PackScratch scratch;
+        for (int64_t g = g0; g < g1; ++g) {
+            const int64_t r0 = g * kernels::kPackRows;
+            kernels::pack_group(w.type, w.row(r0), w.row_bytes,
+                                std::min<int64_t>(kernels::kPackRows, w.rows - r0), K,
+                                p->data_ + static_cast<size_t>(g) * gbytes, scratch);
+        }
+    });
+    return p;
+}
+
+PackedWeights::~PackedWeights() {
+    std::free(data_);
+}
+
+// ---- Scratch ----------------------------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kGroup = 16;  // values per activation group sum
 
 // How activations are prepared for a weight type (ggml's "vec_dot_type").
 enum class ActivationFormat { f32, f16, bf16, q8_blocks32, q8_blocks256 };
+constexpr int kActivationFormats = 5;
 
 ActivationFormat activation_format(GgmlType type) {
     switch (type) {
@@ -38,30 +236,29 @@ ActivationFormat activation_format(GgmlType type) {
             return ActivationFormat::f16;
         case GgmlType::BF16:
             return ActivationFormat::bf16;
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q5_1:
-        case GgmlType::Q8_0:
-            return ActivationFormat::q8_blocks32;
         default:
-            return ActivationFormat::q8_blocks256;
+            return kernels::layout(*kernels::packed_format(type)).k_activations
+                       ? ActivationFormat::q8_blocks256
+                       : ActivationFormat::q8_blocks32;
     }
 }
 
 // Activations quantized to int8 with one scale per block of 32 (like Q8_0 / Q8_1) or 256 (like
-// Q8_K) values, as ggml quantizes them for the weight type. `bsum` holds the sum of each group
-// of 16 integers (for weights with mins), `offset_sum` d · (sum of a 32-block) rounded to F16
-// (Q8_1's s, for Q4_1 / Q5_1).
+// Q8_K) values, as ggml quantizes them for the weight type, with the group sums the kernels
+// take offsets and mins out with.
 struct QuantizedRows {
     std::vector<int8_t> q;
     std::vector<float> d;
-    std::vector<int16_t> bsum;  // |sum| <= 16 · 127 fits
-    std::vector<float> offset_sum;
+    std::vector<int16_t> sum16, sum32;  // |sum| <= 32 · 127 fits
+    std::vector<float> s;
+
+    QuantizedActs view(int64_t n, int64_t K) const {
+        return {q.data(), d.data(), sum16.data(), sum32.data(), s.data(), n, K};
+    }
 };
 
 void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, int8_t* q,
-                             float* d_out, int16_t* bsum, float* offset_sum) {
+                             float* d_out, int16_t* sum16, int16_t* sum32, float* s_out) {
     const int64_t block = fmt == ActivationFormat::q8_blocks32 ? 32 : 256;
     for (int64_t b0 = 0, b = 0; b0 < n; b0 += block, ++b) {
         float amax = 0, max = 0;
@@ -77,7 +274,6 @@ void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, in
             id = amax != 0 ? -127.0f / max : 0.0f;
             d = amax != 0 ? 1.0f / id : 0.0f;
         }
-        int32_t total = 0;
         for (int64_t g = b0 / kGroup; g < (b0 + block) / kGroup; ++g) {
             int32_t sum = 0;
             for (int64_t i = g * kGroup; i < (g + 1) * kGroup; ++i) {
@@ -85,171 +281,58 @@ void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, in
                 q[i] = static_cast<int8_t>(std::clamp(v, -127, 127));
                 sum += q[i];
             }
-            bsum[g] = static_cast<int16_t>(sum);
-            total += sum;
+            sum16[g] = static_cast<int16_t>(sum);
         }
         d_out[b] = d;
-        offset_sum[b] = round_to_fp16(d * static_cast<float>(total));
-    }
-}
-
-// One weight row, unpacked, against one activation row: integer sums per block (groups of 16
-// scaled by their integer scales), then one float scale per block — ggml's x86 summation order:
-// 8 lanes of 4 products each, block results accumulated per lane, lanes added pairwise.
-struct DotArgs {
-    const int8_t* wq;
-    const int16_t* wscale;
-    const int16_t* wmin;
-    const float* wd;
-    const float* wdmin;
-    const int8_t* aq;
-    const float* ad;
-    const int16_t* abs;
-    const float* aoff;
-    int64_t n_blocks;
-    int64_t groups_per_block;
-    UnpackKind kind;
-    bool block_min_sum;  // sum the min terms per block into one scalar (ggml's Q5_K kernel)
-};
-
-float dot_int8(const DotArgs& x) {
-    const int64_t gpb = x.groups_per_block;
-    [[maybe_unused]] const bool unit_scales = gpb == 2;  // legacy formats: no group scales
-    float summs = 0;
-    float acc_m[4] = {};
-#if defined(__AVX2__) && defined(__FMA__)
-    __m256 acc = _mm256_setzero_ps();
-    __m128 vacc_m = _mm_setzero_ps();
-#else
-    float acc[8] = {};
-#endif
-    for (int64_t b = 0; b < x.n_blocks; ++b) {
-        const int64_t g0 = b * gpb;
-#if defined(__AVX2__) && defined(__FMA__)
-        __m256i isum = _mm256_setzero_si256();
-        int64_t g = g0;
-#if defined(__AVX512BW__)
-        // K formats: four groups (64 values) per step. Lanes l and l + 8 hold the same ggml
-        // lane of two 32-value chunks; integer sums, so folding them at the end is exact.
-        if (!unit_scales) {
-            const __m512i idx = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1,
-                                                 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-            __m512i wide = _mm512_setzero_si512();
-            for (; g + 4 <= g0 + gpb; g += 4) {
-                const __m512i w = _mm512_loadu_si512(x.wq + g * kGroup);
-                const __m512i a = _mm512_loadu_si512(x.aq + g * kGroup);
-                const __m512i ua = _mm512_abs_epi8(a);
-                const __m512i sw =
-                    _mm512_mask_sub_epi8(w, _mm512_movepi8_mask(a), _mm512_setzero_si512(), w);
-                const __m512i pairs = _mm512_maddubs_epi16(ua, sw);
-                int64_t four;
-                std::memcpy(&four, x.wscale + g, sizeof four);
-                const __m512i sc =
-                    _mm512_permutexvar_epi16(idx, _mm512_castsi128_si512(_mm_cvtsi64_si128(four)));
-                wide = _mm512_add_epi32(wide, _mm512_madd_epi16(pairs, sc));
-            }
-            isum =
-                _mm256_add_epi32(_mm512_castsi512_si256(wide), _mm512_extracti64x4_epi64(wide, 1));
-        }
-#endif
-        for (; g < g0 + gpb; g += 2) {
-            const __m256i w =
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.wq + g * kGroup));
-            const __m256i a =
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.aq + g * kGroup));
-            // |a| (unsigned) times w with a's sign: the unsigned × signed byte product.
-            const __m256i ua = _mm256_sign_epi8(a, a);
-            const __m256i sw = _mm256_sign_epi8(w, a);
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-            __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ua, sw);
-#else
-            __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, sw), _mm256_set1_epi16(1));
-#endif
-            if (!unit_scales) {
-                const __m256i sc =
-                    _mm256_set_m128i(_mm_set1_epi32(x.wscale[g + 1]), _mm_set1_epi32(x.wscale[g]));
-                sums = _mm256_mullo_epi32(sums, sc);
-            }
-            isum = _mm256_add_epi32(isum, sums);
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(x.wd[b] * x.ad[b]), _mm256_cvtepi32_ps(isum), acc);
-#else
-        int32_t isum[8] = {};
-        for (int64_t g = g0; g < g0 + gpb; g += 2) {
-            for (int l = 0; l < 8; ++l) {
-                const int64_t base = g * kGroup + 4 * l;
-                int32_t p = 0;
-                for (int i = 0; i < 4; ++i) p += x.wq[base + i] * x.aq[base + i];
-                isum[l] += p * x.wscale[g + l / 4];
-            }
-        }
-        const float dd = x.wd[b] * x.ad[b];
-        for (int l = 0; l < 8; ++l) acc[l] = std::fma(dd, static_cast<float>(isum[l]), acc[l]);
-#endif
-        if (x.kind == UnpackKind::scaled_min && x.block_min_sum) {
-            int32_t m = 0;
-            for (int64_t g = g0; g < g0 + gpb; ++g) m += x.wmin[g] * x.abs[g];
-            summs = std::fma(-(x.ad[b] * x.wdmin[b]), static_cast<float>(m), summs);
-        } else if (x.kind == UnpackKind::scaled_min) {
-            // Σ min·bsum in four lanes (pairs of 32-value sub-blocks), scaled by -dmin.
-            const float dmin = -(x.ad[b] * x.wdmin[b]);
-#if defined(__AVX2__) && defined(__FMA__)
-            const __m256i mins = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.wmin + g0));
-            const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.abs + g0));
-            const __m256i pairs = _mm256_madd_epi16(mins, sums);
-            const __m128i lanes =
-                _mm_hadd_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
-            vacc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(lanes), vacc_m);
-#else
-            for (int l = 0; l < 4; ++l) {
-                int32_t m = 0;
-                for (int64_t g = g0 + 4 * l; g < g0 + 4 * (l + 1); ++g) m += x.wmin[g] * x.abs[g];
-                acc_m[l] = std::fma(dmin, static_cast<float>(m), acc_m[l]);
-            }
-#endif
-        } else if (x.kind == UnpackKind::block_offset) {
-            summs += x.wdmin[b] * x.aoff[b];
+        for (int64_t j = b0 / 32; j < (b0 + block) / 32; ++j) {
+            sum32[j] = static_cast<int16_t>(sum16[2 * j] + sum16[2 * j + 1]);
+            // Q8_1's s: d times the block's sum, rounded to F16 (Q4_1 / Q5_1 offsets).
+            if (fmt == ActivationFormat::q8_blocks32)
+                s_out[j] = round_to_fp16(d * static_cast<float>(sum32[j]));
         }
     }
-#if defined(__AVX2__) && defined(__FMA__)
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    float total = _mm_cvtss_f32(r);
-    _mm_storeu_ps(acc_m, vacc_m);
-#else
-    float total = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
-#endif
-    if (x.kind == UnpackKind::scaled_min && !x.block_min_sum)
-        total += (acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]);
-    return total + summs;
 }
 
 }  // namespace
 
-// Per-thread scratch: unpacked weight rows, dequantized tiles.
+// Per-thread scratch: rows packed on the fly (matrices without a packed copy).
 struct ThreadScratch {
-    std::vector<int8_t> q;
-    std::vector<int16_t> scale, min;
-    std::vector<float> d, dmin;
-    std::vector<float> tile;
+    std::vector<uint8_t> group;
+    kernels::PackScratch pack;
 };
 
 struct KernelScratch::Impl {
-    QuantizedRows activations;
-    std::vector<float> rounded;  // activations rounded to F16 / BF16
+    KernelIsa isa = KernelIsa::scalar;
+    const KernelTable* table = nullptr;
+    kernels::FloatGemmFn bf16_dot = nullptr;
+    QuantizedRows quantized[2];      // blocks of 32, blocks of 256
+    std::vector<float> rounded[2];   // activations rounded to F16, BF16
     std::vector<ThreadScratch> threads;
 
+    explicit Impl(KernelIsa i) : isa(i), table(kernel_table(i)) {
+        if (i >= KernelIsa::avx512 && cpu_features().avx512bf16)
+            bf16_dot = kernels::avx512_bf16_dot();
+    }
     ThreadScratch& thread(int i) { return threads[static_cast<size_t>(i)]; }
     void ensure_threads(int n) {
         if (threads.size() < static_cast<size_t>(n)) threads.resize(static_cast<size_t>(n));
     }
 };
 
-KernelScratch::KernelScratch() : impl_(std::make_unique<Impl>()) {}
+KernelScratch::KernelScratch() : KernelScratch(default_kernel_isa()) {}
+KernelScratch::KernelScratch(KernelIsa isa) {
+    if (!kernel_isa_supported(isa))
+        fail("kernels for ", kernel_isa_name(isa), " are not available on this machine");
+    impl_ = std::make_unique<Impl>(isa);
+}
 KernelScratch::~KernelScratch() = default;
 KernelScratch::KernelScratch(KernelScratch&&) noexcept = default;
 KernelScratch& KernelScratch::operator=(KernelScratch&&) noexcept = default;
+KernelIsa KernelScratch::isa() const {
+    return impl_->isa;
+}
+
+// ---- Matrix products --------------------------------------------------------------------------
 
 namespace {
 
@@ -258,141 +341,163 @@ void grow(std::vector<T>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
-// Unpacked rows per tile. A small tile stays in L1 while the activation rows stream past it
-// from L2; when the activations no longer fit in L2, a taller tile (in L2) lets each pass over
-// them serve more weight rows.
-int64_t int_tile_rows(int64_t n_x, int64_t K) {
-    if (n_x * K <= (int64_t{1} << 20)) return 8;
-    return std::clamp<int64_t>((int64_t{256} << 10) / std::max<int64_t>(K, 1), 8, 64);
-}
-// Rows per dequantized float tile for the GEMM path.
-constexpr int64_t kFloatTileRows = 64;
-// From this many activation rows on, float weights go through Eigen's GEMM. Fewer rows (decode
-// of up to this many parallel sequences) use dot products, which compute every row exactly as
-// a batch of one would: parallel sequences then match solo decoding bit for bit.
-constexpr int64_t kGemmMinRows = 32;
+// Rows per unit of work for float weights.
+constexpr int64_t kFloatUnitRows = 16;
 
-void matmul_int(const WeightMatrix& w, const float* x, int64_t n_x, float* y, int64_t ldy,
-                ThreadPool& pool, KernelScratch::Impl& s) {
-    const int64_t K = w.cols, n_groups = K / kGroup;
-    const int64_t block = unpack_block_size(w.type), n_blocks = K / block;
-    const UnpackKind kind = unpack_kind(w.type);
-    const ActivationFormat fmt = activation_format(w.type);
-    QuantizedRows& act = s.activations;
-    grow(act.q, static_cast<size_t>(n_x * K));
-    grow(act.d, static_cast<size_t>(n_x * n_blocks));
-    grow(act.bsum, static_cast<size_t>(n_x * n_groups));
-    grow(act.offset_sum, static_cast<size_t>(n_x * n_blocks));
-    pool.parallel_for(n_x, [&](int64_t b0, int64_t b1, int) {
-        for (int64_t b = b0; b < b1; ++b)
-            quantize_activation_row(x + b * K, K, fmt, act.q.data() + b * K,
-                                    act.d.data() + b * n_blocks, act.bsum.data() + b * n_groups,
-                                    act.offset_sum.data() + b * n_blocks);
-    });
-    s.ensure_threads(pool.size());
-    const int64_t tile_rows = int_tile_rows(n_x, K);
-    pool.parallel_for(
-        (w.rows + tile_rows - 1) / tile_rows, [&](int64_t t0, int64_t t1, int thread) {
-            ThreadScratch& ts = s.thread(thread);
-            grow(ts.q, static_cast<size_t>(tile_rows * K));
-            grow(ts.scale, static_cast<size_t>(tile_rows * n_groups));
-            grow(ts.min, static_cast<size_t>(tile_rows * n_groups));
-            grow(ts.d, static_cast<size_t>(tile_rows * n_blocks));
-            grow(ts.dmin, static_cast<size_t>(tile_rows * n_blocks));
-            for (int64_t t = t0; t < t1; ++t) {
-                const int64_t r0 = t * tile_rows, r1 = std::min(w.rows, r0 + tile_rows);
-                for (int64_t r = r0; r < r1; ++r) {
-                    const int64_t i = r - r0;
-                    unpack_row_int8(w.type, w.row(r), K,
-                                    {ts.q.data() + i * K, ts.scale.data() + i * n_groups,
-                                     ts.min.data() + i * n_groups, ts.d.data() + i * n_blocks,
-                                     ts.dmin.data() + i * n_blocks});
-                }
-                for (int64_t b = 0; b < n_x; ++b) {
-                    DotArgs args{nullptr,
-                                 nullptr,
-                                 nullptr,
-                                 nullptr,
-                                 nullptr,
-                                 act.q.data() + b * K,
-                                 act.d.data() + b * n_blocks,
-                                 act.bsum.data() + b * n_groups,
-                                 act.offset_sum.data() + b * n_blocks,
-                                 n_blocks,
-                                 block / kGroup,
-                                 kind,
-                                 w.type == GgmlType::Q5_K};
-                    for (int64_t r = r0; r < r1; ++r) {
-                        const int64_t i = r - r0;
-                        args.wq = ts.q.data() + i * K;
-                        args.wscale = ts.scale.data() + i * n_groups;
-                        args.wmin = ts.min.data() + i * n_groups;
-                        args.wd = ts.d.data() + i * n_blocks;
-                        args.wdmin = ts.dmin.data() + i * n_blocks;
-                        y[b * ldy + r] = dot_int8(args);
-                    }
-                }
-            }
-        });
-}
+// One output of a multi-matrix product, ready to run.
+struct Job {
+    const WeightMatrix* w;
+    float* y;
+    int64_t ldy;
+    bool packed_type;  // integer weights (packed, or packed on the fly)
+    PackedFormat format;
+    QuantizedActs acts;
+    const float* x;  // float paths: activations as the weights' precision needs them
+    int64_t units;   // row groups
+};
 
-void matmul_float(const WeightMatrix& w, const float* x, int64_t n_x, float* y, int64_t ldy,
-                  ThreadPool& pool, KernelScratch::Impl& s) {
+void run_units(const Job& job, int64_t u0, int64_t u1, int64_t n_x, KernelScratch::Impl& s,
+               int thread) {
+    const WeightMatrix& w = *job.w;
     const int64_t K = w.cols;
-    // ggml converts activations to the weight's half type before the dot product.
-    const float* xs = x;
-    if (w.type == GgmlType::F16 || w.type == GgmlType::BF16) {
-        grow(s.rounded, static_cast<size_t>(n_x * K));
-        const bool bf16 = w.type == GgmlType::BF16;
-        for (int64_t i = 0; i < n_x * K; ++i)
-            s.rounded[static_cast<size_t>(i)] = bf16 ? round_to_bf16(x[i]) : round_to_fp16(x[i]);
-        xs = s.rounded.data();
+    if (job.packed_type) {
+        const int64_t nb = K / kernels::layout(job.format).block;
+        const size_t gbytes = kernels::group_bytes(job.format, nb);
+        PackedGemm g{job.format, nullptr, gbytes, kernels::meta_region_bytes(job.format, nb),
+                     w.rows, nb, job.acts, job.y, job.ldy};
+        const auto fn = s.table->packed[static_cast<int>(job.format)];
+        if (w.packed) {
+            g.data = w.packed->data();
+            fn(g, u0, u1);
+            return;
+        }
+        // Not prepared: pack one group at a time (the same numbers, only slower).
+        ThreadScratch& ts = s.thread(thread);
+        grow(ts.group, gbytes);
+        for (int64_t u = u0; u < u1; ++u) {
+            const int64_t r0 = u * kernels::kPackRows;
+            const int64_t rows = std::min<int64_t>(kernels::kPackRows, w.rows - r0);
+            kernels::pack_group(w.type, w.row(r0), w.row_bytes, rows, K, ts.group.data(),
+                                ts.pack);
+            g.data = ts.group.data();
+            g.rows = rows;
+            g.y = job.y + r0;
+            fn(g, 0, 1);
+        }
+        return;
     }
-    s.ensure_threads(pool.size());
-    pool.parallel_for(
-        (w.rows + kFloatTileRows - 1) / kFloatTileRows, [&](int64_t t0, int64_t t1, int thread) {
-            ThreadScratch& ts = s.thread(thread);
-            for (int64_t t = t0; t < t1; ++t) {
-                const int64_t r0 = t * kFloatTileRows, r1 = std::min(w.rows, r0 + kFloatTileRows);
-                const int64_t n_rows = r1 - r0;
-                const float* tile;
-                if (w.type == GgmlType::F32) {
-                    tile = reinterpret_cast<const float*>(w.row(r0));
-                } else {
-                    grow(ts.tile, static_cast<size_t>(kFloatTileRows * K));
-                    for (int64_t r = r0; r < r1; ++r)
-                        dequantize_row(w.type, w.row(r), ts.tile.data() + (r - r0) * K, K);
-                    tile = ts.tile.data();
-                }
-                if (n_x >= kGemmMinRows) {
-                    gemm_xwt(xs, n_x, tile, n_rows, K, y + r0, ldy);
-                } else {
-                    for (int64_t b = 0; b < n_x; ++b)
-                        for (int64_t r = 0; r < n_rows; ++r)
-                            y[b * ldy + r0 + r] = dot_f32(tile + r * K, xs + b * K, K);
-                }
-            }
-        });
+    const FloatWeights type = w.type == GgmlType::F32   ? FloatWeights::f32
+                              : w.type == GgmlType::F16 ? FloatWeights::f16
+                                                        : FloatWeights::bf16;
+    FloatGemm g{type, w.data, w.row_bytes, job.x, n_x, K, job.y, job.ldy};
+    const auto fn = type == FloatWeights::bf16 && s.bf16_dot ? s.bf16_dot : s.table->float_gemm;
+    fn(g, u0 * kFloatUnitRows, std::min(w.rows, u1 * kFloatUnitRows));
+}
+
+// Units per chunk handed to a thread: enough work to amortise taking it, small enough that
+// two threads (one of them perhaps descheduled for a while) balance.
+int64_t chunk_units(int64_t total_units, int64_t n_x, int threads) {
+    if (threads <= 1) return total_units;
+    const int64_t per_thread = total_units / threads;
+    const int64_t target = n_x >= 16 ? 1 : n_x >= 4 ? 2 : 4;
+    return std::clamp<int64_t>(per_thread / 4, 1, target);
 }
 
 }  // namespace
 
 bool matmul_supports(GgmlType type) {
     return type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16 ||
-           (is_integer_block_type(type) && type != GgmlType::Q8_K);
+           kernels::packed_format(type).has_value();
 }
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_x, float* y, int64_t ldy,
             ThreadPool& pool, KernelScratch& scratch) {
-    if (n_x <= 0) return;
-    if (!matmul_supports(w.type))
-        fail("tensor ", w.name, " has type ", traits(w.type).name,
-             ", which ponder cannot compute with");
-    if (is_integer_block_type(w.type)) {
-        matmul_int(w, x, n_x, y, ldy, pool, scratch.impl());
-    } else {
-        matmul_float(w, x, n_x, y, ldy, pool, scratch.impl());
+    const MatmulOutput out{&w, y, ldy};
+    matmul(std::span<const MatmulOutput>(&out, 1), x, n_x, pool, scratch);
+}
+
+void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, ThreadPool& pool,
+            KernelScratch& scratch) {
+    if (n_x <= 0 || outputs.empty()) return;
+    KernelScratch::Impl& s = scratch.impl();
+    const int64_t K = outputs[0].w->cols;
+    bool wanted[kActivationFormats] = {};
+    for (const MatmulOutput& o : outputs) {
+        const WeightMatrix& w = *o.w;
+        if (!matmul_supports(w.type))
+            fail("tensor ", w.name, " has type ", traits(w.type).name,
+                 ", which ponder cannot compute with");
+        if (w.cols != K) fail("matmul: tensor ", w.name, " has rows of ", w.cols, ", not ", K);
+        wanted[static_cast<int>(activation_format(w.type))] = true;
     }
+
+    // Prepare the activations once per format the weights need.
+    const size_t nK = static_cast<size_t>(n_x * K);
+    for (int f = 0; f < 2; ++f) {
+        const auto fmt = f == 0 ? ActivationFormat::q8_blocks32 : ActivationFormat::q8_blocks256;
+        if (!wanted[static_cast<int>(fmt)]) continue;
+        const int64_t block = f == 0 ? 32 : 256;
+        if (K % block != 0) fail("matmul: rows of ", K, " values are not whole blocks");
+        QuantizedRows& a = s.quantized[f];
+        grow(a.q, nK);
+        grow(a.d, nK / static_cast<size_t>(block));
+        grow(a.sum16, nK / 16);
+        grow(a.sum32, nK / 32);
+        grow(a.s, nK / 32);
+        pool.parallel_for(n_x, [&](int64_t b0, int64_t b1, int) {
+            for (int64_t b = b0; b < b1; ++b)
+                quantize_activation_row(x + b * K, K, fmt, a.q.data() + b * K,
+                                        a.d.data() + b * (K / block), a.sum16.data() + b * (K / 16),
+                                        a.sum32.data() + b * (K / 32), a.s.data() + b * (K / 32));
+        });
+    }
+    // ggml rounds activations to the weights' half type before the dot product.
+    for (int f = 0; f < 2; ++f) {
+        if (!wanted[static_cast<int>(f == 0 ? ActivationFormat::f16 : ActivationFormat::bf16)])
+            continue;
+        std::vector<float>& r = s.rounded[f];
+        grow(r, nK);
+        for (size_t i = 0; i < nK; ++i) r[i] = f == 0 ? round_to_fp16(x[i]) : round_to_bf16(x[i]);
+    }
+
+    Job jobs[8];
+    if (outputs.size() > std::size(jobs)) fail("matmul: at most 8 outputs share an input");
+    int64_t total = 0;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+        const WeightMatrix& w = *outputs[i].w;
+        Job& j = jobs[i];
+        j.w = &w;
+        j.y = outputs[i].y;
+        j.ldy = outputs[i].ldy;
+        const auto format = kernels::packed_format(w.type);
+        j.packed_type = format.has_value();
+        if (j.packed_type) {
+            j.format = *format;
+            j.acts = s.quantized[kernels::layout(*format).k_activations ? 1 : 0].view(n_x, K);
+            j.units = (w.rows + kernels::kPackRows - 1) / kernels::kPackRows;
+        } else {
+            j.x = w.type == GgmlType::F32 ? x
+                  : w.type == GgmlType::F16 ? s.rounded[0].data()
+                                            : s.rounded[1].data();
+            j.units = (w.rows + kFloatUnitRows - 1) / kFloatUnitRows;
+        }
+        total += j.units;
+    }
+    s.ensure_threads(pool.size());
+    const size_t n_jobs = outputs.size();
+    pool.parallel_for(total, chunk_units(total, n_x, pool.size()),
+                      [&](int64_t u0, int64_t u1, int thread) {
+                          int64_t base = 0;
+                          for (size_t i = 0; i < n_jobs && u0 < u1; ++i) {
+                              const int64_t end = base + jobs[i].units;
+                              if (u0 < end) {
+                                  const int64_t stop = std::min(u1, end);
+                                  run_units(jobs[i], u0 - base, stop - base, n_x, s, thread);
+                                  u0 = stop;
+                              }
+                              base = end;
+                          }
+                      });
 }
 
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {

@@ -1,8 +1,9 @@
 #pragma once
 // The numeric kernels of the forward pass, behind one seam: matrix products against stored
 // weights (every weight type), RMSNorm, RoPE, softmax, SwiGLU and attention over KV cells.
-// Everything hot lives in kernels.cpp, so a SIMD pass can replace implementations without
-// touching the forward pass.
+// Everything hot lives behind this header: kernels.cpp dispatches at run time to SIMD
+// implementations (AVX2, AVX-512, AVX-512 VNNI, built with their own compiler flags even in a
+// portable build) or to the scalar reference, which every SIMD path reproduces bit for bit.
 //
 // Matrix products follow llama.cpp's numerics so that logits agree with it: activations are
 // rounded to F16 / BF16 for half-float weights, and quantized to 8 bits (Q8_0 blocks of 32 for
@@ -11,8 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/ggml_type.h"
@@ -20,6 +23,24 @@
 namespace ponder {
 
 class ThreadPool;
+class PackedWeights;
+
+// ---- Instruction sets ---------------------------------------------------------------------
+// The kernel implementations, in increasing order. Every one gives the same results as
+// `scalar` (BF16 weights on CPUs with AVX512_BF16 excepted: those use its dot products).
+enum class KernelIsa { scalar, avx2, avx512, avx512_vnni };
+
+std::string_view kernel_isa_name(KernelIsa isa);  // "scalar", "avx2", "avx512", "avx512_vnni"
+std::optional<KernelIsa> kernel_isa_from_name(std::string_view name);
+// True when this build has the implementation and this CPU (and OS) can run it.
+bool kernel_isa_supported(KernelIsa isa);
+std::vector<KernelIsa> supported_kernel_isas();  // scalar first
+KernelIsa best_kernel_isa();
+// What new KernelScratch objects use: $PONDER_KERNELS when it names a supported set (read once),
+// else best_kernel_isa(). Tests set PONDER_KERNELS=scalar to run the reference everywhere.
+KernelIsa default_kernel_isa();
+// The CPU's relevant features, e.g. "avx2 fma f16c avx512f avx512bw avx512vl avx512_vnni".
+std::string cpu_feature_summary();
 
 // A weight matrix as stored: `rows` rows of `cols` values (GGUF dims {cols, rows}).
 struct WeightMatrix {
@@ -29,6 +50,9 @@ struct WeightMatrix {
     int64_t rows = 0;
     int64_t cols = 0;
     size_t row_bytes = 0;
+    // The rows in the layout the integer kernels read (see PackedWeights), owned by the model;
+    // null for float types, or when not prepared (then matmul packs rows on the fly).
+    const PackedWeights* packed = nullptr;
 
     const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
     bool empty() const { return data == nullptr; }
@@ -37,15 +61,42 @@ struct WeightMatrix {
 // True when matmul() can use weights of this type.
 bool matmul_supports(GgmlType type);
 
+// Integer weights (Q4_0 ... Q6_K) re-laid for the kernels: 16 rows interleaved so that one
+// vector instruction takes 4 values of 16 rows at once, and one pass over the weights serves
+// every activation row of a batch. About the size of the original (the model releases the
+// file's pages once packed, so memory use stays that of the file).
+class PackedWeights {
+  public:
+    // Null when `w` has a type that is used as stored. Splits the work over `pool`.
+    static std::unique_ptr<PackedWeights> pack(const WeightMatrix& w, ThreadPool& pool);
+    ~PackedWeights();
+    PackedWeights(const PackedWeights&) = delete;
+    PackedWeights& operator=(const PackedWeights&) = delete;
+
+    GgmlType type() const { return type_; }
+    size_t bytes() const { return bytes_; }
+    const uint8_t* data() const { return data_; }
+
+  private:
+    PackedWeights() = default;
+    GgmlType type_ = GgmlType::F32;
+    uint8_t* data_ = nullptr;
+    size_t bytes_ = 0;
+    size_t allocated_ = 0;
+};
+
 // Scratch memory for the kernels: per-thread buffers grown on demand and then reused, so that
 // steady-state decoding allocates nothing. One per Context (not shared between threads that
-// run forward passes concurrently).
+// run forward passes concurrently). It also fixes the instruction set the kernels use.
 class KernelScratch {
   public:
     KernelScratch();
+    explicit KernelScratch(KernelIsa isa);  // throws ponder::Error when not supported
     ~KernelScratch();
     KernelScratch(KernelScratch&&) noexcept;
     KernelScratch& operator=(KernelScratch&&) noexcept;
+
+    KernelIsa isa() const;
 
     struct Impl;
     Impl& impl() { return *impl_; }
@@ -55,9 +106,20 @@ class KernelScratch {
 };
 
 // y[b * ldy + r] = sum_k W[r][k] * x[b * w.cols + k], for r < w.rows and b < n_x.
-// Each weight row is read from memory once for all n_x activation rows.
+// Each weight row is read from memory once for all n_x activation rows, and every output is
+// computed the same way whatever n_x is (a row of a batch equals that row alone).
 void matmul(const WeightMatrix& w, const float* x, int64_t n_x, float* y, int64_t ldy,
             ThreadPool& pool, KernelScratch& scratch);
+
+// Several matrices with the same input (q/k/v, gate/up): the input is prepared once and all
+// products run as one parallel job.
+struct MatmulOutput {
+    const WeightMatrix* w;
+    float* y;
+    int64_t ldy;
+};
+void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, ThreadPool& pool,
+            KernelScratch& scratch);
 
 // Dequantizes row `r` of `w` (e.g. a token embedding) into `out` (w.cols floats).
 void weight_row(const WeightMatrix& w, int64_t r, float* out);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "engine/error.h"
@@ -35,6 +36,14 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path.string())
     ::close(fd);  // the mapping keeps the file alive
     if (map == MAP_FAILED) fail(path_, ": cannot map ", size_, " bytes: ", std::strerror(err));
     data_ = static_cast<const uint8_t*>(map);
+}
+
+void MappedFile::release(std::span<const uint8_t> range) const {
+    if (range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<uintptr_t>(range.data()) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<uintptr_t>(range.data()) + range.size()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -19,6 +19,11 @@ public:
     std::span<const uint8_t> bytes() const { return {data_, size_}; }
     const std::string& path() const { return path_; }
 
+    // Drops the pages wholly inside `range` (part of bytes()) from this process's memory: data
+    // that has been copied elsewhere (packed weights) stops counting as resident. Reading the
+    // range again is still valid; it pages back in from the file.
+    void release(std::span<const uint8_t> range) const;
+
 private:
     std::string path_;
     const uint8_t* data_ = nullptr;

@@ -14,6 +14,7 @@
 #include "engine/gguf.h"
 #include "engine/quants.h"
 #include "engine/safetensors.h"
+#include "engine/thread_pool.h"
 
 namespace ponder {
 
@@ -22,6 +23,7 @@ namespace fs = std::filesystem;
 struct Model::Storage {
     std::shared_ptr<const GgufFile> gguf;
     std::vector<SafetensorsFile> safetensors;
+    std::vector<std::unique_ptr<PackedWeights>> packed;
 };
 
 Model::Model(Model&&) noexcept = default;
@@ -476,9 +478,27 @@ Model Model::from_gguf(std::shared_ptr<const GgufFile> file) {
     check_config(file->name(), m.config_);
     bind_weights(binder, m.config_, m.token_embd_, m.output_, m.output_norm_, m.layers_,
                  m.config_.tied_embeddings);
+    m.pack_weights();
     m.load_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return m;
+}
+
+void Model::pack_weights() {
+    ThreadPool& pool = global_thread_pool();
+    auto pack = [&](WeightMatrix& w) {
+        auto packed = PackedWeights::pack(w, pool);
+        if (!packed) return;
+        w.packed = packed.get();
+        packed_bytes_ += packed->bytes();
+        // The kernels read only the packed copy; the file's pages need not stay resident. (The
+        // embedding rows of a tied output matrix page back in as tokens are looked up.)
+        if (gguf_) gguf_->release_pages({w.data, w.row_bytes * static_cast<size_t>(w.rows)});
+        storage_->packed.push_back(std::move(packed));
+    };
+    for (LayerWeights& L : layers_)
+        for (WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) pack(*w);
+    pack(output_);
 }
 
 Model Model::from_huggingface(const fs::path& directory) {

@@ -69,11 +69,14 @@ class Model {
     const std::vector<float>& output_norm() const { return output_norm_; }
     const std::vector<LayerWeights>& layers() const { return layers_; }
 
-    // Seconds spent opening and checking the model.
+    // Seconds spent opening, checking and preparing the model.
     double load_seconds() const { return load_seconds_; }
+    // Bytes of integer weights copied into the kernels' layout (PackedWeights).
+    size_t packed_bytes() const { return packed_bytes_; }
 
   private:
     Model() = default;
+    void pack_weights();
     struct Storage;  // keeps maps and converted tensors alive
 
     ModelConfig config_;
@@ -85,6 +88,7 @@ class Model {
     std::vector<float> output_norm_;
     std::vector<LayerWeights> layers_;
     double load_seconds_ = 0;
+    size_t packed_bytes_ = 0;
 };
 
 }  // namespace ponder

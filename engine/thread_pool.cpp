@@ -29,12 +29,12 @@ ThreadPool::ThreadPool(int n_threads) {
 
 ThreadPool::~ThreadPool() {
     stop_.store(true);
-    generation_.fetch_add(1);
-    generation_.notify_all();
+    job_word_.fetch_add(2);
+    job_word_.notify_all();
     for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_raw(RawFn fn, void* ctx) {
+void ThreadPool::run_raw(RawFn fn, void* ctx, bool every_thread) {
     if (n_threads_ == 1) {
         fn(ctx, 0, 1);
         return;
@@ -47,41 +47,69 @@ void ThreadPool::run_raw(RawFn fn, void* ctx) {
     }
     job_fn_ = fn;
     job_ctx_ = ctx;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    const uint64_t word = (++jobs_ << 1) | (every_thread ? 1 : 0);
+    if (every_thread) {
+        pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+    } else {
+        open_job_.store(word, std::memory_order_seq_cst);
+    }
+    job_word_.store(word, std::memory_order_release);
+    job_word_.notify_all();
 
     fn(ctx, 0, n_threads_);
 
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-        if (spin < kSpinRounds) {
-            PONDER_PAUSE();
-        } else {
-            int left = pending_.load(std::memory_order_acquire);
-            if (left != 0) pending_.wait(left, std::memory_order_acquire);
+    if (every_thread) {
+        for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+            if (spin < kSpinRounds) {
+                PONDER_PAUSE();
+            } else {
+                const int left = pending_.load(std::memory_order_acquire);
+                if (left != 0) pending_.wait(left, std::memory_order_acquire);
+            }
+        }
+    } else {
+        // Workers that have not joined by now will see the job closed and skip it; those that
+        // joined are finishing their last chunk.
+        open_job_.store(0, std::memory_order_seq_cst);
+        for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
+            if (spin < kSpinRounds) {
+                PONDER_PAUSE();
+            } else {
+                const int left = active_.load(std::memory_order_seq_cst);
+                if (left != 0) active_.wait(left, std::memory_order_seq_cst);
+            }
         }
     }
     busy_.store(false, std::memory_order_release);
 }
 
 void ThreadPool::worker_loop(int index) {
-    // Generation 0 is the pool's state at construction: a job submitted before this thread
-    // got to run has already bumped it and must still be picked up.
+    // Job 0 is the pool's state at construction: a job submitted before this thread got to
+    // run has already changed the word and must still be picked up.
     uint64_t seen = 0;
     for (;;) {
-        uint64_t now = generation_.load(std::memory_order_acquire);
+        uint64_t now = job_word_.load(std::memory_order_acquire);
         for (int spin = 0; now == seen; ++spin) {
             if (spin < kSpinRounds) {
                 PONDER_PAUSE();
             } else {
-                generation_.wait(seen, std::memory_order_acquire);
+                job_word_.wait(seen, std::memory_order_acquire);
             }
-            now = generation_.load(std::memory_order_acquire);
+            now = job_word_.load(std::memory_order_acquire);
         }
         seen = now;
         if (stop_.load(std::memory_order_acquire)) return;
-        job_fn_(job_ctx_, index, n_threads_);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+        if (now & 1) {
+            // Every-thread jobs wait for this worker, so `now` is still the current job.
+            job_fn_(job_ctx_, index, n_threads_);
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+        } else {
+            // Join only while the caller still has the job open (it checks active_ after
+            // closing, so either it waits for us or we see the job closed).
+            active_.fetch_add(1, std::memory_order_seq_cst);
+            if (open_job_.load(std::memory_order_seq_cst) == now) job_fn_(job_ctx_, index, n_threads_);
+            if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1) active_.notify_one();
+        }
     }
 }
 

@@ -3,7 +3,13 @@
 // a job costs no allocation and no thread creation, so the forward pass can split every matrix
 // product across cores. The calling thread takes part as thread 0.
 //
+// Idle workers spin briefly before sleeping, so that the many short jobs of a decode step cost
+// no system calls. parallel_for hands out chunks as threads arrive, and the caller does not
+// wait for a worker that has not started (on a busy machine it may be descheduled for a whole
+// time slice): whoever runs does the work.
+//
 // The process-wide pool (global_thread_pool) is the only global mutable state in ponder.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -29,32 +35,50 @@ class ThreadPool {
         run_raw(invoke, &fn);
     }
 
-    // Splits [0, n) into one contiguous range per thread: fn(begin, end, thread_index).
+    // Covers [0, n) with calls fn(begin, end, thread_index) on chunks of `grain` indices
+    // (0: about four chunks per thread), taken by the threads as they come, so one thread may
+    // get several chunks and a late one none.
     template <typename Fn>
     void parallel_for(int64_t n, Fn&& fn) {
+        parallel_for(n, 0, fn);
+    }
+    template <typename Fn>
+    void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
         if (n <= 0) return;
-        if (n_threads_ == 1 || n == 1) {
+        if (grain <= 0) grain = std::max<int64_t>(1, n / (4 * n_threads_));
+        if (n_threads_ == 1 || n <= grain) {
             fn(int64_t{0}, n, 0);
             return;
         }
-        run([&](int thread, int n_threads) {
-            const int64_t begin = n * thread / n_threads;
-            const int64_t end = n * (thread + 1) / n_threads;
-            if (begin < end) fn(begin, end, thread);
-        });
+        std::atomic<int64_t> next{0};
+        auto body = [&](int thread) {
+            for (;;) {
+                const int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
+                if (begin >= n) return;
+                fn(begin, std::min(n, begin + grain), thread);
+            }
+        };
+        auto invoke = [](void* ctx, int thread, int) { (*static_cast<decltype(body)*>(ctx))(thread); };
+        run_raw(invoke, &body, false);
     }
 
   private:
     using RawFn = void (*)(void* ctx, int thread, int n_threads);
-    void run_raw(RawFn fn, void* ctx);
+    // every_thread: fn runs once on each thread and the caller waits for all; otherwise only
+    // threads that join before the caller has finished its own part run it.
+    void run_raw(RawFn fn, void* ctx, bool every_thread = true);
     void worker_loop(int index);
 
     int n_threads_ = 1;
     std::vector<std::thread> workers_;
-    std::atomic<bool> busy_{false};        // a job is running (serialises callers)
-    std::atomic<uint64_t> generation_{0};  // bumped to start a job
-    std::atomic<int> pending_{0};          // workers still running the current job
+    std::atomic<bool> busy_{false};  // a job is running (serialises callers)
+    // Bumped to start a job: (job number << 1) | every_thread.
+    std::atomic<uint64_t> job_word_{0};
+    std::atomic<uint64_t> open_job_{0};  // job_word_ of the job workers may still join, or 0
+    std::atomic<int> active_{0};         // workers inside a job that may be joined
+    std::atomic<int> pending_{0};        // workers still to finish an every-thread job
     std::atomic<bool> stop_{false};
+    uint64_t jobs_ = 0;
     RawFn job_fn_ = nullptr;
     void* job_ctx_ = nullptr;
 };

@@ -137,20 +137,25 @@ struct Case {
 };
 
 // F32 / F16 weights: 1e-3 relative (we reach ~1e-4). Quantized weights: llama.cpp quantizes
-// activations to 8 bits inside the dot products and so do we, summing in the same order as its
-// x86 kernels; built with AVX2 we reach <= 0.025 absolute (0.0075 relative) with every top-1
-// and greedy token equal. Elsewhere a value on a rounding edge can round the other way and
-// move logits by a few hundredths, so near-ties may break differently (counted, allowed).
+// activations to 8 bits inside the dot products and so do we, so a value on a rounding edge can
+// round the other way and move logits by a few hundredths; near-ties may then break differently
+// (counted, allowed). The integer kernels sum each block exactly and round once per block,
+// identically on every instruction set (so these figures are the same on every machine), where
+// llama.cpp rounds per 8-lane partial sum: with ggml's lane order we reached 0.0075 relative,
+// with the packed kernels' order 0.0235 (rand-qwen2-q5_k_m; the others 0.010-0.016). Matching
+// ggml's order in the packed layout would cost a float conversion and fused multiply-add per
+// 4 values instead of per block, 2-3x the arithmetic of prompt processing.
+constexpr double kQuantizedTolerance = 3e-2;
 const Case kCases[] = {
     {"stories260K.gguf", "stories260K.story.json", 1e-3},
     {"TinyStories-656K-F32.gguf", "TinyStories-656K-F32.story.json", 1e-3},
     {"llama-2-tiny-random.gguf", "llama-2-tiny-random.chat.json", 1e-3},
-    {"TinyStories-656K-Q8_0.gguf", "TinyStories-656K-Q8_0.story.json", 2e-2},
-    {"TinyStories-656K-Q4_0.gguf", "TinyStories-656K-Q4_0.story.json", 2e-2},
-    {"rand-llama-q8_0.gguf", "rand-llama-q8_0.chat.json", 2e-2},
-    {"rand-llama-q4_k_m.gguf", "rand-llama-q4_k_m.chat.json", 2e-2},
-    {"rand-qwen2-q6_k.gguf", "rand-qwen2-q6_k.chat.json", 2e-2},
-    {"rand-qwen2-q5_k_m.gguf", "rand-qwen2-q5_k_m.chat.json", 2e-2},
+    {"TinyStories-656K-Q8_0.gguf", "TinyStories-656K-Q8_0.story.json", kQuantizedTolerance},
+    {"TinyStories-656K-Q4_0.gguf", "TinyStories-656K-Q4_0.story.json", kQuantizedTolerance},
+    {"rand-llama-q8_0.gguf", "rand-llama-q8_0.chat.json", kQuantizedTolerance},
+    {"rand-llama-q4_k_m.gguf", "rand-llama-q4_k_m.chat.json", kQuantizedTolerance},
+    {"rand-qwen2-q6_k.gguf", "rand-qwen2-q6_k.chat.json", kQuantizedTolerance},
+    {"rand-qwen2-q5_k_m.gguf", "rand-qwen2-q5_k_m.chat.json", kQuantizedTolerance},
 };
 
 class ReferenceLogits : public ::testing::TestWithParam<Case> {};

@@ -1,0 +1,233 @@
+// The matrix kernels: every instruction set against the scalar reference (bit for bit) for
+// every weight type and several batch sizes, the packed layouts against ggml's dequantization,
+// the integer products against float arithmetic, and the seam's dispatch rules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/kernels.h"
+#include "engine/kernels_pack.h"
+#include "engine/quants.h"
+#include "engine/thread_pool.h"
+
+namespace {
+
+using namespace ponder;
+
+const GgmlType kIntegerTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
+                                  GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K,
+                                  GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                                  GgmlType::Q6_K};
+const GgmlType kFloatTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16};
+const int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 33};
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// A quantized matrix that owns its bytes.
+struct TestMatrix {
+    std::vector<uint8_t> bytes;
+    WeightMatrix w;
+    std::unique_ptr<PackedWeights> packed;
+
+    TestMatrix(GgmlType type, int64_t rows, int64_t cols, uint32_t seed, ThreadPool& pool) {
+        const auto values = random_floats(static_cast<size_t>(rows * cols), seed);
+        bytes = quantize(type, values, cols);
+        w.name = "test";
+        w.type = type;
+        w.data = bytes.data();
+        w.rows = rows;
+        w.cols = cols;
+        w.row_bytes = *ggml_row_bytes(type, static_cast<uint64_t>(cols));
+        packed = PackedWeights::pack(w, pool);
+        w.packed = packed.get();
+    }
+};
+
+int64_t cols_for(GgmlType t) {
+    // Two blocks of 256 for the K formats; an odd number of 32-blocks for the others.
+    return traits(t).block_size == 256 ? 512 : 96;
+}
+
+std::vector<float> run_matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n,
+                              KernelIsa isa, ThreadPool& pool) {
+    KernelScratch scratch(isa);
+    std::vector<float> y(static_cast<size_t>(n * w.rows), NAN);
+    matmul(w, x.data(), n, y.data(), w.rows, pool, scratch);
+    return y;
+}
+
+TEST(Kernels, IsaNamesAndSupport) {
+    for (KernelIsa isa : {KernelIsa::scalar, KernelIsa::avx2, KernelIsa::avx512,
+                          KernelIsa::avx512_vnni})
+        EXPECT_EQ(kernel_isa_from_name(kernel_isa_name(isa)), isa);
+    EXPECT_FALSE(kernel_isa_from_name("sse9"));
+    const auto isas = supported_kernel_isas();
+    ASSERT_FALSE(isas.empty());
+    EXPECT_EQ(isas.front(), KernelIsa::scalar);
+    EXPECT_EQ(isas.back(), best_kernel_isa());
+    EXPECT_TRUE(kernel_isa_supported(default_kernel_isa()));
+    std::printf("[ kernels ] supported:");
+    for (KernelIsa isa : isas) std::printf(" %s", std::string(kernel_isa_name(isa)).c_str());
+    std::printf("; cpu: %s\n", cpu_feature_summary().c_str());
+}
+
+TEST(Kernels, PackedLayoutsHoldTheSameValues) {
+    ThreadPool pool(1);
+    for (GgmlType t : kIntegerTypes) {
+        const int64_t K = cols_for(t), rows = 21;  // a full group and a partial one
+        TestMatrix m(t, rows, K, 7, pool);
+        const auto format = *kernels::packed_format(t);
+        const size_t gbytes = kernels::group_bytes(format, K / kernels::layout(format).block);
+        ASSERT_EQ(m.packed->bytes(), 2 * gbytes) << traits(t).name;
+        std::vector<float> expect(static_cast<size_t>(K)), got(static_cast<size_t>(K));
+        for (int64_t r = 0; r < rows; ++r) {
+            dequantize_row(t, m.w.row(r), expect.data(), K);
+            kernels::unpack_packed_row(format, m.packed->data() + (r / 16) * gbytes, K,
+                                       static_cast<int>(r % 16), got.data());
+            ASSERT_EQ(std::memcmp(expect.data(), got.data(), expect.size() * 4), 0)
+                << traits(t).name << " row " << r;
+        }
+    }
+}
+
+// The integer products are those of the dequantized weights with the activations, up to the
+// 8-bit rounding of the activations.
+TEST(Kernels, IntegerProductsMatchFloatArithmetic) {
+    ThreadPool pool(2);
+    for (GgmlType t : kIntegerTypes) {
+        const int64_t K = cols_for(t), rows = 40, n = 3;
+        TestMatrix m(t, rows, K, 11, pool);
+        const auto x = random_floats(static_cast<size_t>(n * K), 5);
+        const auto y = run_matmul(m.w, x, n, KernelIsa::scalar, pool);
+        std::vector<float> w(static_cast<size_t>(K));
+        double worst = 0, scale = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+            dequantize_row(t, m.w.row(r), w.data(), K);
+            for (int64_t b = 0; b < n; ++b) {
+                double ref = 0, mag = 0;
+                for (int64_t k = 0; k < K; ++k) {
+                    ref += double(w[size_t(k)]) * x[size_t(b * K + k)];
+                    mag += std::fabs(double(w[size_t(k)]) * x[size_t(b * K + k)]);
+                }
+                worst = std::max(worst, std::fabs(ref - y[size_t(b * rows + r)]));
+                scale = std::max(scale, mag);
+            }
+        }
+        // 8-bit activations: about 1/254 of the magnitude of the terms, and far less summed.
+        EXPECT_LT(worst, 0.01 * scale) << traits(t).name;
+    }
+}
+
+TEST(Kernels, EveryIsaMatchesScalarBitForBitOnIntegerWeights) {
+    ThreadPool pool(2);
+    for (GgmlType t : kIntegerTypes) {
+        const int64_t K = cols_for(t), rows = 45;
+        TestMatrix m(t, rows, K, 3, pool);
+        for (int64_t n : kBatchSizes) {
+            const auto x = random_floats(static_cast<size_t>(n * K), 100 + static_cast<uint32_t>(n));
+            const auto ref = run_matmul(m.w, x, n, KernelIsa::scalar, pool);
+            for (KernelIsa isa : supported_kernel_isas()) {
+                const auto y = run_matmul(m.w, x, n, isa, pool);
+                ASSERT_EQ(std::memcmp(ref.data(), y.data(), ref.size() * 4), 0)
+                    << traits(t).name << " with " << kernel_isa_name(isa) << ", batch " << n;
+            }
+        }
+    }
+}
+
+TEST(Kernels, EveryIsaMatchesScalarOnFloatWeights) {
+    ThreadPool pool(2);
+    for (GgmlType t : kFloatTypes) {
+        for (int64_t K : {64, 77}) {  // whole 16-lane steps, and a tail
+            const int64_t rows = 23;
+            TestMatrix m(t, rows, K, 9, pool);
+            for (int64_t n : kBatchSizes) {
+                const auto x = random_floats(static_cast<size_t>(n * K), 200 + static_cast<uint32_t>(n));
+                const auto ref = run_matmul(m.w, x, n, KernelIsa::scalar, pool);
+                for (KernelIsa isa : supported_kernel_isas()) {
+                    const auto y = run_matmul(m.w, x, n, isa, pool);
+                    // BF16 may use AVX512_BF16's own summation order.
+                    const double tol = t == GgmlType::BF16 ? 1e-5 : 0.0;
+                    for (size_t i = 0; i < ref.size(); ++i)
+                        ASSERT_LE(std::fabs(ref[i] - y[i]), tol * (1 + std::fabs(ref[i])))
+                            << traits(t).name << " with " << kernel_isa_name(isa) << ", batch "
+                            << n << ", K " << K << ", output " << i;
+                }
+            }
+        }
+    }
+}
+
+TEST(Kernels, ABatchRowEqualsThatRowAlone) {
+    ThreadPool pool(2);
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16}) {
+        const int64_t K = cols_for(t), rows = 37, n = 11;
+        TestMatrix m(t, rows, K, 4, pool);
+        const auto x = random_floats(static_cast<size_t>(n * K), 77);
+        const KernelIsa isa = best_kernel_isa();
+        const auto all = run_matmul(m.w, x, n, isa, pool);
+        for (int64_t b = 0; b < n; ++b) {
+            const std::vector<float> one(x.begin() + b * K, x.begin() + (b + 1) * K);
+            const auto y = run_matmul(m.w, one, 1, isa, pool);
+            ASSERT_EQ(std::memcmp(y.data(), all.data() + b * rows, static_cast<size_t>(rows) * 4), 0)
+                << traits(t).name << " row " << b;
+        }
+    }
+}
+
+TEST(Kernels, UnpackedMatricesAndThreadCountsGiveTheSameResult) {
+    ThreadPool one(1), three(3);
+    for (GgmlType t : {GgmlType::Q5_0, GgmlType::Q3_K}) {
+        const int64_t K = cols_for(t), rows = 50, n = 5;
+        TestMatrix m(t, rows, K, 8, one);
+        const auto x = random_floats(static_cast<size_t>(n * K), 21);
+        const auto ref = run_matmul(m.w, x, n, best_kernel_isa(), one);
+        WeightMatrix raw = m.w;
+        raw.packed = nullptr;  // packed on the fly, a group at a time
+        EXPECT_EQ(run_matmul(raw, x, n, best_kernel_isa(), three), ref) << traits(t).name;
+        EXPECT_EQ(run_matmul(m.w, x, n, best_kernel_isa(), three), ref) << traits(t).name;
+    }
+}
+
+TEST(Kernels, SeveralOutputsShareOneInput) {
+    ThreadPool pool(2);
+    TestMatrix a(GgmlType::Q8_0, 48, 256, 1, pool), b(GgmlType::Q4_K, 16, 256, 2, pool),
+        c(GgmlType::F32, 20, 256, 3, pool);
+    const int64_t n = 4;
+    const auto x = random_floats(static_cast<size_t>(n * 256), 3);
+    std::vector<float> ya(size_t(n * 48)), yb(size_t(n * 16)), yc(size_t(n * 20));
+    KernelScratch scratch;
+    const MatmulOutput outs[] = {{&a.w, ya.data(), 48}, {&b.w, yb.data(), 16}, {&c.w, yc.data(), 20}};
+    matmul(outs, x.data(), n, pool, scratch);
+    EXPECT_EQ(ya, run_matmul(a.w, x, n, scratch.isa(), pool));
+    EXPECT_EQ(yb, run_matmul(b.w, x, n, scratch.isa(), pool));
+    EXPECT_EQ(yc, run_matmul(c.w, x, n, scratch.isa(), pool));
+}
+
+TEST(Kernels, RejectsWhatItCannotCompute) {
+    ThreadPool pool(1);
+    std::vector<uint8_t> bytes(292 * 2);
+    WeightMatrix w;
+    w.name = "blk.0.attn_q.weight";
+    w.type = GgmlType::Q8_K;
+    w.data = bytes.data();
+    w.rows = 2;
+    w.cols = 256;
+    w.row_bytes = 292;
+    std::vector<float> x(256), y(2);
+    KernelScratch scratch;
+    EXPECT_FALSE(matmul_supports(GgmlType::Q8_K));
+    EXPECT_THROW(matmul(w, x.data(), 1, y.data(), 2, pool, scratch), Error);
+}
+
+}  // namespace
