@@ -26,6 +26,7 @@
 #include "engine/error.h"
 #include "engine/gguf.h"
 #include "engine/kernels.h"
+#include "engine/memory.h"
 #include "engine/model.h"
 #include "engine/thread_pool.h"
 
@@ -207,12 +208,6 @@ class Bench {
     std::unique_ptr<Context> ctx_;
 };
 
-std::string human_mib(uint64_t bytes) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-    return buf;
-}
-
 int run_bench(const BenchOptions& opt) {
     if (opt.prompt < 1 || opt.generate < 1) fail("-p and -n must be positive");
     if (opt.reps < 1) fail("-r must be positive");
@@ -314,13 +309,13 @@ int run_bench(const BenchOptions& opt) {
     }
 
     std::printf("model      %s\n", opt.model.c_str());
-    std::printf("           %s, %s (%s)\n", human_mib(file_bytes).c_str(),
+    std::printf("           %s, %s (%s)\n", human_bytes(file_bytes).c_str(),
                 model.config().architecture.c_str(), type_summary(model).c_str());
     std::printf("machine    %d threads, kernels %s, cpu: %s\n", pool.size(), isa.c_str(),
                 cpu_feature_summary().c_str());
     std::printf("load avg   %s (start) / %s (end)\n", load_before.c_str(), load_after.c_str());
     std::printf("load       %.3f s (packed %s)\n", model.load_seconds(),
-                human_mib(model.packed_bytes()).c_str());
+                human_bytes(model.packed_bytes()).c_str());
     std::printf("\n%-22s %14s %10s\n", "test", "tokens/s", "± stddev");
     std::printf("%-22s %14.1f %10.1f\n", ("pp" + std::to_string(opt.prompt)).c_str(), pp_s.mean,
                 pp_s.stddev);
@@ -338,13 +333,13 @@ int run_bench(const BenchOptions& opt) {
                         : "-");
     }
     std::printf("\nmemory     peak RSS %s, after load %s; file %s + KV cache %s + 64 MiB = %s (%s)\n",
-                human_mib(rss_peak).c_str(), human_mib(rss_loaded).c_str(),
-                human_mib(file_bytes).c_str(), human_mib(kv_bytes).c_str(),
-                human_mib(rss_budget).c_str(), rss_peak <= rss_budget ? "within" : "over");
+                human_bytes(rss_peak).c_str(), human_bytes(rss_loaded).c_str(),
+                human_bytes(file_bytes).c_str(), human_bytes(kv_bytes).c_str(),
+                human_bytes(rss_budget).c_str(), rss_peak <= rss_budget ? "within" : "over");
     if (opt.bandwidth) {
         std::printf("bandwidth  %.1f GB/s read; %s of weights per token -> at most %.1f tokens/s;"
                     " tg reaches %.0f%%\n",
-                    bw.bytes_per_second / 1e9, human_mib(weights_per_token).c_str(), bound_tps,
+                    bw.bytes_per_second / 1e9, human_bytes(weights_per_token).c_str(), bound_tps,
                     bound_tps > 0 ? 100.0 * tg_s.mean / bound_tps : 0.0);
     }
     return 0;
