@@ -191,6 +191,7 @@ nlohmann::json chain_json(const ChainReport& chain) {
             {"answer_kind", answer_kind_name(chain.answer.kind)},
             {"claims", claims},
             {"false_claims", chain.false_claims},
+            {"corrections", chain.corrections},
             {"tokens", chain.tokens},
             {"stop_reason", stop_reason_name(chain.stop_reason)},
             {"seed", chain.seed},
