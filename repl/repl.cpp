@@ -198,6 +198,8 @@ class Repl {
     void run_script(const std::string& args);
 
     void log_exchange(LoggedExchange exchange, const std::vector<std::string>& files);
+    void log_reply(const char* mode, const std::string& prompt, const Reply& reply,
+                   const std::vector<std::string>& files);
 
     ReplSetup setup_;
     LoadedModel model_;
@@ -455,15 +457,7 @@ void Repl::ask_quick(const std::string& text, const std::vector<std::string>& fi
         throw;
     }
     printer.finish();
-    LoggedExchange e;
-    e.mode = "quick";
-    e.prompt = text;
-    e.answer = reply.text;
-    e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
-    e.prompt_tokens = reply.prompt_tokens;
-    e.answer_tokens = reply.timings.generated_tokens;
-    e.timings = timings_json(reply, model_.model->load_seconds());
-    log_exchange(std::move(e), files);
+    log_reply("quick", text, reply, files);
     after_reply(reply);
 }
 
@@ -532,15 +526,7 @@ void Repl::ask_raw(const std::string& text, const std::vector<std::string>& file
     }
     printer.finish();
     last_raw_tokens_ = reply.prompt_tokens + reply.timings.generated_tokens;
-    LoggedExchange e;
-    e.mode = "raw";
-    e.prompt = text;
-    e.answer = reply.text;
-    e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
-    e.prompt_tokens = reply.prompt_tokens;
-    e.answer_tokens = reply.timings.generated_tokens;
-    e.timings = timings_json(reply, model_.model->load_seconds());
-    log_exchange(std::move(e), files);
+    log_reply("raw", text, reply, files);
     after_reply(reply);
 }
 
@@ -834,6 +820,19 @@ void Repl::run_script(const std::string& args) {
     words.erase(words.begin());
     int status = scripts_.run_file(script, words);
     if (status != 0) report("the script exited with status " + std::to_string(status));
+}
+
+void Repl::log_reply(const char* mode, const std::string& prompt, const Reply& reply,
+                     const std::vector<std::string>& files) {
+    LoggedExchange e;
+    e.mode = mode;
+    e.prompt = prompt;
+    e.answer = reply.text;
+    e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
+    e.prompt_tokens = reply.prompt_tokens;
+    e.answer_tokens = reply.timings.generated_tokens;
+    e.timings = timings_json(reply, model_.model->load_seconds());
+    log_exchange(std::move(e), files);
 }
 
 void Repl::log_exchange(LoggedExchange e, const std::vector<std::string>& files) {
