@@ -1,7 +1,7 @@
 #include "cli/app.h"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -15,15 +15,15 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/input.h"
-#include "cli/lua_host.h"
 #include "cli/interactive.h"
+#include "cli/lua_host.h"
 #include "cli/main_options.h"
 #include "cli/model_choice.h"
 #include "cli/paths.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
-#include "reason/interrupt.h"
 #include "ponder_version.h"
+#include "reason/interrupt.h"
 
 namespace ponder::cli {
 
@@ -37,13 +37,13 @@ std::string version_line() {
 
 // A usage problem found after parsing: reported like CLI11's own, exit code 2.
 class UsageError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // "loading NAME..." on a terminal, erased once the model is there.
 class LoadProgress {
-public:
+  public:
     LoadProgress(bool quiet, const std::string& what) : shown_(!quiet && isatty(STDERR_FILENO)) {
         if (shown_) {
             std::fprintf(stderr, "ponder: loading %s...", what.c_str());
@@ -54,7 +54,7 @@ public:
         if (shown_) std::fputs("\r\033[K", stderr);
     }
 
-private:
+  private:
     bool shown_;
 };
 
@@ -66,14 +66,17 @@ struct MainModel {
 MainModel load_main_model(const MainOptions& options, const std::optional<Config>& config) {
     std::optional<std::string> config_model;
     if (config) {
-        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty()) config_model = e->values.front();
+        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty())
+            config_model = e->values.front();
     }
-    ModelChoice choice = choose_model(options.model, config_model, config ? config->path.string() : "");
+    ModelChoice choice =
+        choose_model(options.model, config_model, config ? config->path.string() : "");
     install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
     MainModel loaded;
     loaded.label = choice.path.empty() ? kBundledModelName : choice.path.string();
     {
-        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName : choice.path.filename().string());
+        LoadProgress progress(options.quiet, choice.path.empty() ? kBundledModelName
+                                                                 : choice.path.filename().string());
         loaded.model = load_model(choice);
     }
     if (!options.chat_template_file.empty()) {
@@ -84,16 +87,19 @@ MainModel load_main_model(const MainOptions& options, const std::optional<Config
 
 int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& config) {
     finish_main_options(options);
-    if (!options.eval.empty()) return run_lua(LuaJob{{}, options.eval, options.prompt}, options, config);
+    if (!options.eval.empty())
+        return run_lua(LuaJob{{}, options.eval, options.prompt}, options, config);
     if (options.settings.threads > 0) set_global_thread_count(options.settings.threads);
 
     const bool stdin_tty = isatty(STDIN_FILENO), stdout_tty = isatty(STDOUT_FILENO);
     if (options.prompt.empty() && options.files.empty() && stdin_tty) {
         // Only a person at a terminal gets the interactive session: never a pipe on either side.
         if (!stdout_tty) {
-            throw UsageError("no prompt: give a question as an argument, pipe text in, or attach files with -f");
+            throw UsageError(
+                "no prompt: give a question as an argument, pipe text in, or attach files with -f");
         }
-        if (options.json) throw UsageError("--json needs a prompt; the interactive session prints text");
+        if (options.json)
+            throw UsageError("--json needs a prompt; the interactive session prints text");
         MainModel main_model = load_main_model(options, config);
         if (interrupted()) return 130;
         return run_interactive(options, std::move(main_model.model), main_model.label);
@@ -112,7 +118,8 @@ int run_main(CLI::App& app, MainOptions& options, const std::optional<Config>& c
     MainModel main_model = load_main_model(options, config);
     if (interrupted()) return 130;
     (void)app;
-    AskRequest request{&options, std::move(input.text), std::move(input.attached), main_model.label};
+    AskRequest request{&options, std::move(input.text), std::move(input.attached),
+                       main_model.label};
     return run_ask(request, main_model.model);
 }
 
@@ -130,15 +137,16 @@ std::string text_or_file(const std::string& path) {
 }
 
 int run(int argc, char** argv) {
-    CLI::App app{"ponder: ask a local language model, quickly or after contemplating.\n"
-                 "  ponder \"question\"            answer (streamed)\n"
-                 "  ponder --contemplate \"...\"   think in parallel chains, check them, then answer\n"
-                 "  cat notes.md | ponder \"summarize\"\n"
-                 "  ponder --tool calculator \"...\" let the model call tools (calculator, files)\n"
-                 "  ponder run script.lua [args]  run a Lua script (see README: Scripting with Lua)\n"
-                 "  ponder -e 'print(ponder.ask(\"hi\"))'\n"
-                 "  ponder                       an interactive session (on a terminal)",
-                 "ponder"};
+    CLI::App app{
+        "ponder: ask a local language model, quickly or after contemplating.\n"
+        "  ponder \"question\"            answer (streamed)\n"
+        "  ponder --contemplate \"...\"   think in parallel chains, check them, then answer\n"
+        "  cat notes.md | ponder \"summarize\"\n"
+        "  ponder --tool calculator \"...\" let the model call tools (calculator, files)\n"
+        "  ponder run script.lua [args]  run a Lua script (see README: Scripting with Lua)\n"
+        "  ponder -e 'print(ponder.ask(\"hi\"))'\n"
+        "  ponder                       an interactive session (on a terminal)",
+        "ponder"};
     app.set_version_flag("-V,--version", version_line());
     app.get_formatter()->column_width(36);
     app.require_subcommand(0, 1);

@@ -23,15 +23,17 @@ void write_out(std::string_view text) {
     std::fflush(stdout);
 }
 
-int run_contemplate(const AskRequest& request, const std::shared_ptr<LanguageModel>& model, Assistant& assistant,
-                    const std::vector<Message>& conversation, const std::string& system, int64_t conversation_id,
+int run_contemplate(const AskRequest& request, const std::shared_ptr<LanguageModel>& model,
+                    Assistant& assistant, const std::vector<Message>& conversation,
+                    const std::string& system, int64_t conversation_id,
                     std::optional<ConversationLog>& log) {
     const MainOptions& opt = *request.options;
     repl::ChainProgressView view(stderr, !opt.quiet && !opt.json && isatty(STDERR_FILENO));
     ContemplationHooks hooks;
     hooks.on_stage = [&](int round, std::string_view stage) { view.stage(round, stage); };
     hooks.on_progress = [&](std::span<const ChainProgress> chains) { view.update(chains); };
-    ContemplationResult result = contemplate(assistant, conversation, opt.settings, hooks, &interrupt_flag());
+    ContemplationResult result =
+        contemplate(assistant, conversation, opt.settings, hooks, &interrupt_flag());
     view.clear();
 
     nlohmann::json trace = result.to_json();
@@ -54,15 +56,18 @@ int run_contemplate(const AskRequest& request, const std::shared_ptr<LanguageMod
     if (opt.json) {
         trace["model"] = request.model_label;
         trace["mode"] = "contemplate";
-        std::cout << trace.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+        std::cout << trace.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << std::endl;
     } else {
         write_out(describe_contemplation(result, opt.show_chains));
     }
     if (opt.stats) {
         char line[200];
-        std::snprintf(line, sizeof line, "%zu chains, %d round(s), %lld tokens generated in %.2f s (%.1f t/s in total)",
-                      result.chains.size(), result.rounds, static_cast<long long>(result.generated_tokens), result.seconds,
-                      result.seconds > 0 ? result.generated_tokens / result.seconds : 0.0);
+        std::snprintf(
+            line, sizeof line,
+            "%zu chains, %d round(s), %lld tokens generated in %.2f s (%.1f t/s in total)",
+            result.chains.size(), result.rounds, static_cast<long long>(result.generated_tokens),
+            result.seconds, result.seconds > 0 ? result.generated_tokens / result.seconds : 0.0);
         std::fprintf(stderr, "ponder: %s\n", line);
     }
     if (result.cancelled) {
@@ -94,8 +99,9 @@ EarlierConversation last_logged_conversation(const ConversationLog& log) {
 int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& model) {
     const MainOptions& opt = *request.options;
     const ContemplateSettings& cs = opt.settings.contemplate;
-    Assistant assistant(model, AssistantOptions{.context = opt.settings.context,
-                                                .extra_cells = opt.contemplate ? cs.chains * cs.think_tokens : 0});
+    Assistant assistant(
+        model, AssistantOptions{.context = opt.settings.context,
+                                .extra_cells = opt.contemplate ? cs.chains * cs.think_tokens : 0});
 
     std::optional<ConversationLog> log;
     if (!opt.no_log) log.emplace(open_conversation_log());
@@ -104,7 +110,8 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     std::string system = opt.settings.system;
     int64_t conversation_id = 0;
     if (opt.continue_conversation) {
-        if (!log) fail("--continue needs the conversation log; it cannot be combined with --no-log");
+        if (!log)
+            fail("--continue needs the conversation log; it cannot be combined with --no-log");
         EarlierConversation earlier = last_logged_conversation(*log);
         conversation_id = earlier.id;
         if (system.empty()) system = earlier.system;
@@ -114,8 +121,10 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     conversation.push_back({"user", request.user_text});
 
     if (opt.contemplate) {
-        if (opt.raw) fail("--contemplate needs the chat template; it cannot be combined with --raw");
-        return run_contemplate(request, model, assistant, conversation, system, conversation_id, log);
+        if (opt.raw)
+            fail("--contemplate needs the chat template; it cannot be combined with --raw");
+        return run_contemplate(request, model, assistant, conversation, system, conversation_id,
+                               log);
     }
     const bool stream = !opt.json;
     auto on_text = [&](std::string_view text) {
@@ -125,7 +134,8 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     std::vector<Tool> tools;
     if (!opt.tools.empty()) {
         if (opt.raw) fail("--tool needs the chat template; it cannot be combined with --raw");
-        ReadableDirs access(std::vector<std::filesystem::path>(opt.allow_dirs.begin(), opt.allow_dirs.end()));
+        ReadableDirs access(
+            std::vector<std::filesystem::path>(opt.allow_dirs.begin(), opt.allow_dirs.end()));
         for (const auto& name : opt.tools) {
             for (Tool& t : builtin_tools(name, access)) tools.push_back(std::move(t));
         }
@@ -134,7 +144,8 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     std::vector<ToolExchange> exchanges;
     int64_t answer_tokens = 0;
     if (opt.raw) {
-        reply = assistant.complete(request.user_text, opt.settings.sampling, on_text, &interrupt_flag());
+        reply = assistant.complete(request.user_text, opt.settings.sampling, on_text,
+                                   &interrupt_flag());
         answer_tokens = reply.timings.generated_tokens;
     } else if (tools.empty()) {
         reply = assistant.reply(conversation, opt.settings.sampling, on_text, &interrupt_flag());
@@ -143,21 +154,25 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
         ToolLoopOptions loop;
         loop.on_text = on_text;
         loop.on_tool = [&](const ToolExchange& e) {
-            note(opt.quiet, "tool " + e.call.name + " " + e.call.arguments.dump() + " -> " +
-                                (e.result.size() > 200 ? e.result.substr(0, 200) + "..." : e.result));
+            note(opt.quiet,
+                 "tool " + e.call.name + " " + e.call.arguments.dump() + " -> " +
+                     (e.result.size() > 200 ? e.result.substr(0, 200) + "..." : e.result));
         };
-        ToolLoopResult result = run_tool_loop(chat_messages(conversation), tools,
-                                              assistant_generator(assistant, tools, opt.settings.sampling, &interrupt_flag()),
-                                              loop);
+        ToolLoopResult result = run_tool_loop(
+            chat_messages(conversation), tools,
+            assistant_generator(assistant, tools, opt.settings.sampling, &interrupt_flag()), loop);
         reply = std::move(result.reply);
         exchanges = std::move(result.exchanges);
         answer_tokens = result.generated_tokens;
-        if (result.step_limit_reached) note(opt.quiet, "the model still asked for tools after the step limit");
+        if (result.step_limit_reached)
+            note(opt.quiet, "the model still asked for tools after the step limit");
     }
     if (stream && !reply.text.empty() && reply.text.back() != '\n') write_out("\n");
     nlohmann::json tool_calls = nlohmann::json::array();
     for (const auto& e : exchanges) {
-        tool_calls.push_back({{"name", e.call.name}, {"arguments", nlohmann::json(e.call.arguments)}, {"result", e.result}});
+        tool_calls.push_back({{"name", e.call.name},
+                              {"arguments", nlohmann::json(e.call.arguments)},
+                              {"result", e.result}});
     }
 
     if (log) {
@@ -179,25 +194,30 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     }
 
     if (opt.json) {
-        nlohmann::json out = {{"answer", reply.text},
-                              {"model", request.model_label},
-                              {"mode", opt.raw ? "raw" : "quick"},
-                              {"stop_reason", stop_reason_name(reply.stop_reason)},
-                              {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", answer_tokens}}},
-                              {"timings", timings_json(reply, model->load_seconds())}};
+        nlohmann::json out = {
+            {"answer", reply.text},
+            {"model", request.model_label},
+            {"mode", opt.raw ? "raw" : "quick"},
+            {"stop_reason", stop_reason_name(reply.stop_reason)},
+            {"tokens", {{"prompt", reply.prompt_tokens}, {"answer", answer_tokens}}},
+            {"timings", timings_json(reply, model->load_seconds())}};
         if (!opt.tools.empty()) out["tool_calls"] = tool_calls;
         std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     }
     if (reply.stop_reason == StopReason::context_full) {
-        note(opt.quiet, "the context (" + std::to_string(assistant.context_size()) +
-                            " tokens) is full: the answer was cut short; a larger --ctx gives more room");
+        note(opt.quiet,
+             "the context (" + std::to_string(assistant.context_size()) +
+                 " tokens) is full: the answer was cut short; a larger --ctx gives more room");
     }
     if (opt.stats) {
         char line[256];
         std::snprintf(line, sizeof line,
-                      "prompt %lld tokens (%lld new) at %.1f t/s; answer %lld tokens at %.1f t/s; load %.2f s",
-                      static_cast<long long>(reply.prompt_tokens), static_cast<long long>(reply.timings.prompt_tokens),
-                      reply.timings.prompt_tokens_per_second(), static_cast<long long>(reply.timings.generated_tokens),
+                      "prompt %lld tokens (%lld new) at %.1f t/s; answer %lld tokens at %.1f t/s; "
+                      "load %.2f s",
+                      static_cast<long long>(reply.prompt_tokens),
+                      static_cast<long long>(reply.timings.prompt_tokens),
+                      reply.timings.prompt_tokens_per_second(),
+                      static_cast<long long>(reply.timings.generated_tokens),
                       reply.timings.generated_tokens_per_second(), model->load_seconds());
         std::fprintf(stderr, "ponder: %s\n", line);
     }

@@ -13,9 +13,9 @@ namespace ponder::cli {
 
 struct AskRequest {
     const MainOptions* options = nullptr;
-    std::string user_text;                   // the gathered user turn
+    std::string user_text;  // the gathered user turn
     std::vector<std::string> attached_files;
-    std::string model_label;                 // as logged and shown
+    std::string model_label;  // as logged and shown
 };
 
 // Returns the process exit code (0, 1, or 130 when interrupted).

@@ -10,7 +10,8 @@ namespace ponder::cli {
 
 std::span<const uint8_t> bundled_model_bytes() {
 #ifdef PONDER_HAVE_BUNDLED_MODEL
-    return {ponder_bundled_model_start, static_cast<size_t>(ponder_bundled_model_end - ponder_bundled_model_start)};
+    return {ponder_bundled_model_start,
+            static_cast<size_t>(ponder_bundled_model_end - ponder_bundled_model_start)};
 #else
     return {};
 #endif

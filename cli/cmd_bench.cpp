@@ -145,8 +145,7 @@ std::string type_summary(const Model& m) {
 
 class Bench {
   public:
-    Bench(const Model& model, const BenchOptions& opt, int max_batch)
-        : model_(model), rng_(1234) {
+    Bench(const Model& model, const BenchOptions& opt, int max_batch) : model_(model), rng_(1234) {
         ContextOptions copt;
         copt.n_ctx = opt.prompt + static_cast<int64_t>(max_batch) * opt.generate + 16;
         copt.n_batch = std::max<int64_t>({opt.prompt, max_batch, 1});
@@ -286,13 +285,13 @@ int run_bench(const BenchOptions& opt) {
         j["tg"] = {{"tokens", opt.generate}, {"tokens_per_second", stat_json(tg_s)}};
         nlohmann::json rows = nlohmann::json::array();
         for (const BatchRow& b : batch_rows) {
-            rows.push_back({{"sequences", b.seqs},
-                            {"prompt_tokens", opt.prompt},
-                            {"tokens_per_sequence", opt.generate},
-                            {"total_tokens_per_second", stat_json(b.total_tps)},
-                            {"wall_seconds", stat_json(b.wall)},
-                            {"wall_relative_to_one",
-                             one_seq_wall > 0 ? b.wall.mean / one_seq_wall : 0.0}});
+            rows.push_back(
+                {{"sequences", b.seqs},
+                 {"prompt_tokens", opt.prompt},
+                 {"tokens_per_sequence", opt.generate},
+                 {"total_tokens_per_second", stat_json(b.total_tps)},
+                 {"wall_seconds", stat_json(b.wall)},
+                 {"wall_relative_to_one", one_seq_wall > 0 ? b.wall.mean / one_seq_wall : 0.0}});
         }
         j["batched"] = rows;
         j["memory"] = {{"rss_after_load_bytes", rss_loaded},
@@ -332,15 +331,17 @@ int run_bench(const BenchOptions& opt) {
                         ? (std::to_string(b.wall.mean / one_seq_wall).substr(0, 4) + "x").c_str()
                         : "-");
     }
-    std::printf("\nmemory     peak RSS %s, after load %s; file %s + KV cache %s + 64 MiB = %s (%s)\n",
-                human_bytes(rss_peak).c_str(), human_bytes(rss_loaded).c_str(),
-                human_bytes(file_bytes).c_str(), human_bytes(kv_bytes).c_str(),
-                human_bytes(rss_budget).c_str(), rss_peak <= rss_budget ? "within" : "over");
+    std::printf(
+        "\nmemory     peak RSS %s, after load %s; file %s + KV cache %s + 64 MiB = %s (%s)\n",
+        human_bytes(rss_peak).c_str(), human_bytes(rss_loaded).c_str(),
+        human_bytes(file_bytes).c_str(), human_bytes(kv_bytes).c_str(),
+        human_bytes(rss_budget).c_str(), rss_peak <= rss_budget ? "within" : "over");
     if (opt.bandwidth) {
-        std::printf("bandwidth  %.1f GB/s read; %s of weights per token -> at most %.1f tokens/s;"
-                    " tg reaches %.0f%%\n",
-                    bw.bytes_per_second / 1e9, human_bytes(weights_per_token).c_str(), bound_tps,
-                    bound_tps > 0 ? 100.0 * tg_s.mean / bound_tps : 0.0);
+        std::printf(
+            "bandwidth  %.1f GB/s read; %s of weights per token -> at most %.1f tokens/s;"
+            " tg reaches %.0f%%\n",
+            bw.bytes_per_second / 1e9, human_bytes(weights_per_token).c_str(), bound_tps,
+            bound_tps > 0 ? 100.0 * tg_s.mean / bound_tps : 0.0);
     }
     return 0;
 }
@@ -361,8 +362,9 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
     cmd->add_option("-r,--reps", opt->reps, "Repetitions of each test")->capture_default_str();
     cmd->add_option("--kernels", opt->kernels,
                     "Instruction set: scalar, avx2, avx512, avx512_vnni (default: the best)");
-    cmd->add_flag("--no-bandwidth", [opt](int64_t) { opt->bandwidth = false; },
-                  "Skip the memory bandwidth measurement");
+    cmd->add_flag(
+        "--no-bandwidth", [opt](int64_t) { opt->bandwidth = false; },
+        "Skip the memory bandwidth measurement");
     cmd->add_flag("--json", opt->json, "Print one JSON object");
     cmd->callback([opt, &action] { action = [opt] { return run_bench(*opt); }; });
 }

@@ -30,11 +30,13 @@ int run_convert(const ConvertCommandOptions& opt) {
 void add_convert_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<ConvertCommandOptions>();
     CLI::App* cmd = app.add_subcommand("convert", "Convert a Hugging Face model directory to GGUF");
-    cmd->add_option("input", opt->input, "Directory with config.json, model.safetensors, tokenizer.json")
+    cmd->add_option("input", opt->input,
+                    "Directory with config.json, model.safetensors, tokenizer.json")
         ->required()
         ->check(CLI::ExistingDirectory);
     cmd->add_option("-o,--output", opt->output, "GGUF file to write")->required();
-    cmd->add_option("--type", opt->type, "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...")
+    cmd->add_option("--type", opt->type,
+                    "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...")
         ->capture_default_str();
     cmd->add_option("--name", opt->name, "general.name (default: the directory's name)");
     cmd->callback([opt, &action] { action = [opt] { return run_convert(*opt); }; });

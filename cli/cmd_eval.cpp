@@ -63,11 +63,13 @@ std::vector<Item> read_items(const std::string& path, int limit) {
         ++line_no;
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         auto j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("question") || !j.contains("answer")) {
+        if (j.is_discarded() || !j.is_object() || !j.contains("question") ||
+            !j.contains("answer")) {
             fail(path, ":", line_no, ": expected a JSON object with \"question\" and \"answer\"");
         }
         const auto& a = j["answer"];
-        items.push_back({j["question"].get<std::string>(), a.is_string() ? a.get<std::string>() : a.dump()});
+        items.push_back(
+            {j["question"].get<std::string>(), a.is_string() ? a.get<std::string>() : a.dump()});
         if (limit > 0 && static_cast<int>(items.size()) == limit) break;
     }
     if (items.empty()) fail(path, ": no questions");
@@ -114,14 +116,16 @@ int run_eval(const EvalOptions& opt) {
     auto runs = plan(opt);
     ModelChoice choice = choose_model(opt.model, std::nullopt, "");
     auto model = load_model(choice);
-    Assistant assistant(model, AssistantOptions{.context = 0, .extra_cells = opt.chains * opt.think_tokens});
+    Assistant assistant(
+        model, AssistantOptions{.context = 0, .extra_cells = opt.chains * opt.think_tokens});
     install_interrupt_handler();
     clear_interrupt();
     const bool progress = !opt.quiet && isatty(STDERR_FILENO);
 
     for (auto& run : runs) {
         for (size_t q = 0; q < items.size() && !interrupted(); ++q) {
-            if (progress) std::fprintf(stderr, "\r\033[K%s: %zu/%zu", run.name.c_str(), q + 1, items.size());
+            if (progress)
+                std::fprintf(stderr, "\r\033[K%s: %zu/%zu", run.name.c_str(), q + 1, items.size());
             const Item& item = items[q];
             std::vector<Message> conversation{{"user", item.question}};
             auto start = std::chrono::steady_clock::now();
@@ -132,18 +136,23 @@ int run_eval(const EvalOptions& opt) {
                 got = r.answer;
                 tokens = r.generated_tokens;
             } else {
-                Reply reply = assistant.reply(conversation, run.settings.sampling, {}, &interrupt_flag());
+                Reply reply =
+                    assistant.reply(conversation, run.settings.sampling, {}, &interrupt_flag());
                 got = extract_answer(reply.text);
                 tokens = reply.timings.generated_tokens;
             }
-            double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             bool correct = !got.empty() && got.key == normalize_answer(item.answer).key;
             run.correct += correct;
             run.answered += !got.empty();
             run.seconds += seconds;
             run.tokens += tokens;
-            run.per_question.push_back({{"question", item.question}, {"expected", item.answer},
-                                        {"answer", got.display}, {"correct", correct}, {"seconds", seconds},
+            run.per_question.push_back({{"question", item.question},
+                                        {"expected", item.answer},
+                                        {"answer", got.display},
+                                        {"correct", correct},
+                                        {"seconds", seconds},
                                         {"tokens", tokens}});
         }
     }
@@ -152,8 +161,11 @@ int run_eval(const EvalOptions& opt) {
 
     const double n = static_cast<double>(items.size());
     if (opt.json) {
-        nlohmann::json out = {{"data", opt.data}, {"model", choice.path.empty() ? kBundledModelName : choice.path.string()},
-                              {"questions", items.size()}, {"modes", nlohmann::json::array()}};
+        nlohmann::json out = {
+            {"data", opt.data},
+            {"model", choice.path.empty() ? kBundledModelName : choice.path.string()},
+            {"questions", items.size()},
+            {"modes", nlohmann::json::array()}};
         for (const auto& r : runs) {
             out["modes"].push_back({{"mode", r.name.substr(r.name.find_first_not_of(' '))},
                                     {"settings", settings_to_json(r.settings)},
@@ -172,7 +184,8 @@ int run_eval(const EvalOptions& opt) {
     for (const auto& r : runs) {
         char acc[32];
         std::snprintf(acc, sizeof acc, "%.1f%% (%d)", 100.0 * r.correct / n, r.correct);
-        std::printf("%-34s %16s %14.2f %16.1f\n", r.name.c_str(), acc, r.seconds / n, static_cast<double>(r.tokens) / n);
+        std::printf("%-34s %16s %14.2f %16.1f\n", r.name.c_str(), acc, r.seconds / n,
+                    static_cast<double>(r.tokens) / n);
     }
     return 0;
 }
@@ -181,16 +194,30 @@ int run_eval(const EvalOptions& opt) {
 
 void add_eval_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<EvalOptions>();
-    CLI::App* cmd = app.add_subcommand("eval", "Measure accuracy of quick and contemplating modes on a question set");
-    cmd->add_option("--data", opt->data, "JSON lines: {\"question\": ..., \"answer\": ...}")->required()->type_name("FILE");
-    cmd->add_option("-m,--model", opt->model, "Model (default as for questions)")->type_name("PATH|NAME");
-    cmd->add_option("--mode", opt->modes, "Modes to run, in order")->delimiter(',')->capture_default_str();
-    cmd->add_flag("--ablations", opt->ablations, "Also run contemplation with each check and the vote disabled");
-    cmd->add_option("--chains", opt->chains, "Chains per contemplation")->capture_default_str()->check(CLI::Range(1, 64));
-    cmd->add_option("--rounds", opt->rounds, "Refinement rounds")->capture_default_str()->check(CLI::Range(0, 8));
-    cmd->add_option("--think-tokens", opt->think_tokens, "Most tokens per answer or chain")->capture_default_str();
-    cmd->add_option("--quick-temp", opt->quick_temp, "Sampling temperature of quick answers")->capture_default_str();
-    cmd->add_option("--limit", opt->limit, "Only the first N questions (0: all)")->capture_default_str();
+    CLI::App* cmd = app.add_subcommand(
+        "eval", "Measure accuracy of quick and contemplating modes on a question set");
+    cmd->add_option("--data", opt->data, "JSON lines: {\"question\": ..., \"answer\": ...}")
+        ->required()
+        ->type_name("FILE");
+    cmd->add_option("-m,--model", opt->model, "Model (default as for questions)")
+        ->type_name("PATH|NAME");
+    cmd->add_option("--mode", opt->modes, "Modes to run, in order")
+        ->delimiter(',')
+        ->capture_default_str();
+    cmd->add_flag("--ablations", opt->ablations,
+                  "Also run contemplation with each check and the vote disabled");
+    cmd->add_option("--chains", opt->chains, "Chains per contemplation")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    cmd->add_option("--rounds", opt->rounds, "Refinement rounds")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 8));
+    cmd->add_option("--think-tokens", opt->think_tokens, "Most tokens per answer or chain")
+        ->capture_default_str();
+    cmd->add_option("--quick-temp", opt->quick_temp, "Sampling temperature of quick answers")
+        ->capture_default_str();
+    cmd->add_option("--limit", opt->limit, "Only the first N questions (0: all)")
+        ->capture_default_str();
     cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
     cmd->add_flag("--json", opt->json, "Print one JSON object with every answer");
     cmd->add_flag("-q,--quiet", opt->quiet, "No progress on stderr");

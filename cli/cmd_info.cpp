@@ -8,8 +8,8 @@
 
 #include "cli/commands.h"
 #include "engine/error.h"
-#include "engine/memory.h"
 #include "engine/gguf.h"
+#include "engine/memory.h"
 
 namespace ponder::cli {
 
@@ -24,13 +24,16 @@ struct InfoOptions {
 
 std::string human_count(uint64_t n) {
     char buf[32];
-    if (n >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.2f B", n / 1e9);
-    else if (n >= 1'000'000) std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
-    else if (n >= 1'000) std::snprintf(buf, sizeof buf, "%.1f K", n / 1e3);
-    else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+    if (n >= 1'000'000'000)
+        std::snprintf(buf, sizeof buf, "%.2f B", n / 1e9);
+    else if (n >= 1'000'000)
+        std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
+    else if (n >= 1'000)
+        std::snprintf(buf, sizeof buf, "%.1f K", n / 1e3);
+    else
+        std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
     return buf;
 }
-
 
 // The architecture's hyper-parameters live under "<arch>.<key>".
 std::optional<int64_t> arch_int(const GgufFile& f, const std::string& arch, const char* key) {
@@ -110,8 +113,11 @@ int run_info(const InfoOptions& opt) {
     auto kv_heads = arch_int(f, arch, "attention.head_count_kv");
     auto ffn = arch_int(f, arch, "feed_forward_length");
     if (embd && layers) {
-        std::string shape = "dim " + std::to_string(*embd) + ", " + std::to_string(*layers) + " layers";
-        if (heads) shape += ", " + std::to_string(*heads) + "/" + std::to_string(kv_heads.value_or(*heads)) + " heads";
+        std::string shape =
+            "dim " + std::to_string(*embd) + ", " + std::to_string(*layers) + " layers";
+        if (heads)
+            shape += ", " + std::to_string(*heads) + "/" +
+                     std::to_string(kv_heads.value_or(*heads)) + " heads";
         if (ffn) shape += ", ffn " + std::to_string(*ffn);
         line("shape:", shape);
     }

@@ -69,7 +69,9 @@ ConversationLog open_conversation_log() {
 void add_logs_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<LogsOptions>();
     CLI::App* cmd = app.add_subcommand("logs", "Show logged exchanges, most recent first");
-    cmd->add_option("-n,--limit", opt->limit, "How many exchanges")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("-n,--limit", opt->limit, "How many exchanges")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     cmd->add_option("--search", opt->search, "Only exchanges whose prompt or answer contains TEXT");
     cmd->add_flag("--json", opt->json, "Print a JSON array");
     cmd->callback([opt, &action] { action = [opt] { return run_logs(*opt); }; });

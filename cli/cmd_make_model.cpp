@@ -74,15 +74,20 @@ int run_make_model(const MakeModelOptions& opt) {
         if (name.find("norm") == std::string::npos && name.find("bias") == std::string::npos)
             ++counts[std::string(traits(type).name)];
     std::string types;
-    for (const auto& [name, n] : counts) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+    for (const auto& [name, n] : counts)
+        types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
     write_synthetic_model(spec, opt.output, vocabulary.get());
-    std::fprintf(stderr, "ponder: wrote %s (%s, dim %lld, %lld layers, %lld/%lld heads, ffn %lld, vocab %lld%s; matrices: %s)%s\n",
-                 opt.output.c_str(), spec.architecture.c_str(),
-                 static_cast<long long>(spec.n_embd), static_cast<long long>(spec.n_layer),
-                 static_cast<long long>(spec.n_head), static_cast<long long>(spec.n_head_kv),
-                 static_cast<long long>(spec.n_ff), static_cast<long long>(spec.n_vocab),
-                 spec.tied_embeddings ? ", tied" : "", types.c_str(),
-                 vocabulary ? "" : "\nponder: no --tokenizer-from: the file has no tokenizer (bench runs on it; chat does not)");
+    std::fprintf(stderr,
+                 "ponder: wrote %s (%s, dim %lld, %lld layers, %lld/%lld heads, ffn %lld, vocab "
+                 "%lld%s; matrices: %s)%s\n",
+                 opt.output.c_str(), spec.architecture.c_str(), static_cast<long long>(spec.n_embd),
+                 static_cast<long long>(spec.n_layer), static_cast<long long>(spec.n_head),
+                 static_cast<long long>(spec.n_head_kv), static_cast<long long>(spec.n_ff),
+                 static_cast<long long>(spec.n_vocab), spec.tied_embeddings ? ", tied" : "",
+                 types.c_str(),
+                 vocabulary ? ""
+                            : "\nponder: no --tokenizer-from: the file has no tokenizer (bench "
+                              "runs on it; chat does not)");
     return 0;
 }
 
@@ -90,9 +95,10 @@ int run_make_model(const MakeModelOptions& opt) {
 
 void add_make_model_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<MakeModelOptions>();
-    CLI::App* cmd =
-        app.add_subcommand("make-model", "Write a random-weight model of a given shape (for benchmarks)");
-    cmd->add_option("--shape", opt->shape, "smollm2-135m, qwen2.5-0.5b or custom")->capture_default_str();
+    CLI::App* cmd = app.add_subcommand(
+        "make-model", "Write a random-weight model of a given shape (for benchmarks)");
+    cmd->add_option("--shape", opt->shape, "smollm2-135m, qwen2.5-0.5b or custom")
+        ->capture_default_str();
     cmd->add_option("--type", opt->type,
                     "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
                     "or llama.cpp's mixes q4_k_m, q5_k_m")
@@ -106,7 +112,8 @@ void add_make_model_command(CLI::App& app, CommandAction& action) {
     cmd->add_option("--heads", opt->heads, "Attention heads");
     cmd->add_option("--kv-heads", opt->kv_heads, "Key/value heads");
     cmd->add_option("--ffn", opt->ffn, "Feed-forward size");
-    cmd->add_option("--vocab", opt->vocab, "Vocabulary size (default: the tokenizer's, or the shape's)");
+    cmd->add_option("--vocab", opt->vocab,
+                    "Vocabulary size (default: the tokenizer's, or the shape's)");
     cmd->add_flag("--tied", opt->tied, "Output matrix shared with the embeddings");
     cmd->add_flag("--untied", opt->untied, "A separate output matrix");
     cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();

@@ -19,8 +19,8 @@
 #include "cli/paths.h"
 #include "cli/sha256.h"
 #include "engine/error.h"
-#include "engine/memory.h"
 #include "engine/gguf.h"
+#include "engine/memory.h"
 #include "reason/interrupt.h"
 
 namespace ponder::cli {
@@ -53,7 +53,7 @@ std::string endpoint() {
 
 // One libcurl handle with the settings every request shares.
 class Request {
-public:
+  public:
     explicit Request(const std::string& url) : curl_(curl_easy_init()), url_(url) {
         if (!curl_) fail("cannot start libcurl");
         curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
@@ -87,7 +87,7 @@ public:
         return status;
     }
 
-private:
+  private:
     CURL* curl_;
     std::string url_;
     std::string header_;
@@ -122,7 +122,8 @@ std::vector<HubFile> list_repo(const std::string& repo) {
             f.size = s["lfs"].value("size", uint64_t{0});
             f.sha256 = s["lfs"].value("sha256", std::string());
         }
-        if (f.size == 0 && s.contains("size") && s["size"].is_number_unsigned()) f.size = s["size"].get<uint64_t>();
+        if (f.size == 0 && s.contains("size") && s["size"].is_number_unsigned())
+            f.size = s["size"].get<uint64_t>();
         files.push_back(std::move(f));
     }
     return files;
@@ -130,7 +131,8 @@ std::vector<HubFile> list_repo(const std::string& repo) {
 
 // The file a spec names: an exact file name, or a quantization tag ("Q4_K_M"), or by default
 // the most useful single-file quantization there is.
-HubFile choose_file(const std::vector<HubFile>& files, const std::string& repo, const std::string& wanted) {
+HubFile choose_file(const std::vector<HubFile>& files, const std::string& repo,
+                    const std::string& wanted) {
     std::vector<const HubFile*> ggufs;
     for (const auto& f : files) {
         if (lower(f.name).ends_with(".gguf")) ggufs.push_back(&f);
@@ -159,9 +161,9 @@ HubFile choose_file(const std::vector<HubFile>& files, const std::string& repo, 
         }
     }
     if (ggufs.size() == 1) return *ggufs.front();
-    fail(repo, ": several GGUF files; choose one with ", repo, ":FILE or ", repo, ":QUANT:", list());
+    fail(repo, ": several GGUF files; choose one with ", repo, ":FILE or ", repo,
+         ":QUANT:", list());
 }
-
 
 struct Download {
     std::FILE* file = nullptr;
@@ -191,7 +193,8 @@ int progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_
     if (t - d->last_draw < std::chrono::milliseconds(100) && (total == 0 || now < total)) return 0;
     d->last_draw = t;
     double done = static_cast<double>(d->offset + static_cast<uint64_t>(now));
-    double whole = d->total ? static_cast<double>(d->total) : static_cast<double>(d->offset + static_cast<uint64_t>(total));
+    double whole = d->total ? static_cast<double>(d->total)
+                            : static_cast<double>(d->offset + static_cast<uint64_t>(total));
     double seconds = std::chrono::duration<double>(t - d->start).count();
     double speed = seconds > 0 ? static_cast<double>(now) / seconds : 0;
     double fraction = whole > 0 ? done / whole : 0;
@@ -200,15 +203,19 @@ int progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_
     if (filled < width) bar += '>';
     bar.resize(static_cast<size_t>(width), ' ');
     char eta[32] = "";
-    if (speed > 0 && whole > done) std::snprintf(eta, sizeof eta, " ETA %.0fs", (whole - done) / speed);
-    std::fprintf(stderr, "\r\033[K[%s] %3.0f%% %s / %s  %s/s%s", bar.c_str(), fraction * 100, human_bytes(static_cast<uint64_t>(done)).c_str(),
-                 human_bytes(static_cast<uint64_t>(whole)).c_str(), human_bytes(static_cast<uint64_t>(speed)).c_str(), eta);
+    if (speed > 0 && whole > done)
+        std::snprintf(eta, sizeof eta, " ETA %.0fs", (whole - done) / speed);
+    std::fprintf(stderr, "\r\033[K[%s] %3.0f%% %s / %s  %s/s%s", bar.c_str(), fraction * 100,
+                 human_bytes(static_cast<uint64_t>(done)).c_str(),
+                 human_bytes(static_cast<uint64_t>(whole)).c_str(),
+                 human_bytes(static_cast<uint64_t>(speed)).c_str(), eta);
     std::fflush(stderr);
     return 0;
 }
 
 // Downloads `url` to `partial`, continuing from what is already there.
-void fetch(const std::string& url, const fs::path& partial, uint64_t expected_size, bool show_progress) {
+void fetch(const std::string& url, const fs::path& partial, uint64_t expected_size,
+           bool show_progress) {
     std::error_code ec;
     uint64_t have = fs::exists(partial, ec) ? fs::file_size(partial, ec) : 0;
     if (expected_size && have > expected_size) have = 0;  // not a prefix of this file
@@ -225,7 +232,9 @@ void fetch(const std::string& url, const fs::path& partial, uint64_t expected_si
         curl_easy_setopt(request.handle(), CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(request.handle(), CURLOPT_XFERINFOFUNCTION, progress);
         curl_easy_setopt(request.handle(), CURLOPT_XFERINFODATA, &d);
-        if (have) curl_easy_setopt(request.handle(), CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(have));
+        if (have)
+            curl_easy_setopt(request.handle(), CURLOPT_RESUME_FROM_LARGE,
+                             static_cast<curl_off_t>(have));
         long status = 0;
         try {
             status = request.perform();
@@ -263,11 +272,13 @@ int run_pull(const PullOptions& opt) {
         wanted = repo.substr(colon + 1);
         repo.resize(colon);
     }
-    if (std::count(repo.begin(), repo.end(), '/') != 1 || repo.front() == '/' || repo.back() == '/') {
+    if (std::count(repo.begin(), repo.end(), '/') != 1 || repo.front() == '/' ||
+        repo.back() == '/') {
         fail("'", opt.spec, "' is not a repository name like owner/name[:FILE|:QUANT]");
     }
     HubFile file = choose_file(list_repo(repo), repo, wanted);
-    if (file.name.find("..") != std::string::npos || file.name.front() == '/') fail(repo, ": refusing file name '", file.name, "'");
+    if (file.name.find("..") != std::string::npos || file.name.front() == '/')
+        fail(repo, ": refusing file name '", file.name, "'");
     fs::path dest = models_dir() / repo / file.name;
     fs::create_directories(dest.parent_path());
     std::error_code ec;
@@ -277,7 +288,9 @@ int run_pull(const PullOptions& opt) {
         }
         if (!file.sha256.empty() && sha256_file(path.string()) != file.sha256) {
             fs::remove(path, ec);
-            fail(path.string(), ": SHA-256 does not match the hub's checksum; the download was removed, try again");
+            fail(
+                path.string(),
+                ": SHA-256 does not match the hub's checksum; the download was removed, try again");
         }
     };
     if (fs::exists(dest, ec)) {
@@ -289,9 +302,9 @@ int run_pull(const PullOptions& opt) {
     fs::path partial = dest;
     partial += ".partial";
     const std::string url = endpoint() + "/" + repo + "/resolve/main/" + file.name;
-    if (!opt.quiet) std::fprintf(stderr, "ponder: downloading %s (%s) from %s\n", file.name.c_str(),
-                                 file.size ? human_bytes(file.size).c_str() : "size unknown",
-                                 repo.c_str());
+    if (!opt.quiet)
+        std::fprintf(stderr, "ponder: downloading %s (%s) from %s\n", file.name.c_str(),
+                     file.size ? human_bytes(file.size).c_str() : "size unknown", repo.c_str());
     try {
         fetch(url, partial, file.size, !opt.quiet && isatty(STDERR_FILENO));
     } catch (const Error&) {
@@ -306,7 +319,8 @@ int run_pull(const PullOptions& opt) {
     if (ec) fail(dest.string(), ": cannot rename the download into place: ", ec.message());
     GgufFile::open(dest);  // a clear error now rather than at first use
     if (!opt.quiet) {
-        std::fprintf(stderr, "ponder: saved; use it with -m %s\n", file.name.substr(0, file.name.size() - 5).c_str());
+        std::fprintf(stderr, "ponder: saved; use it with -m %s\n",
+                     file.name.substr(0, file.name.size() - 5).c_str());
     }
     std::printf("%s\n", dest.c_str());
     return 0;
@@ -321,7 +335,8 @@ int run_models(const ModelsOptions& opt) {
     nlohmann::json list = nlohmann::json::array();
     std::error_code ec;
     if (fs::is_directory(dir, ec)) {
-        for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec)) {
+        for (const auto& entry : fs::recursive_directory_iterator(
+                 dir, fs::directory_options::skip_permission_denied, ec)) {
             if (!entry.is_regular_file() || entry.path().extension() != ".gguf") continue;
             nlohmann::json m = {{"name", entry.path().stem().string()},
                                 {"path", entry.path().string()},
@@ -335,19 +350,21 @@ int run_models(const ModelsOptions& opt) {
             list.push_back(std::move(m));
         }
     }
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a["name"] < b["name"]; });
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a["name"] < b["name"]; });
     if (opt.json) {
         std::cout << list.dump(2) << "\n";
         return 0;
     }
     if (list.empty()) {
-        std::fprintf(stderr, "ponder: no models in %s; get one with `ponder pull REPO`\n", dir.c_str());
+        std::fprintf(stderr, "ponder: no models in %s; get one with `ponder pull REPO`\n",
+                     dir.c_str());
         return 0;
     }
     for (const auto& m : list) {
         std::printf("%-48s %10s  %-8s %s\n", m["name"].get<std::string>().c_str(),
-                    human_bytes(m["size"].get<uint64_t>()).c_str(), m.value("architecture", "?").c_str(),
-                    m["path"].get<std::string>().c_str());
+                    human_bytes(m["size"].get<uint64_t>()).c_str(),
+                    m.value("architecture", "?").c_str(), m["path"].get<std::string>().c_str());
     }
     return 0;
 }
@@ -356,14 +373,20 @@ int run_models(const ModelsOptions& opt) {
 
 void add_pull_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<PullOptions>();
-    CLI::App* cmd = app.add_subcommand("pull", "Download a GGUF model from Hugging Face into ~/.cache/ponder/models");
-    cmd->add_option("repo", opt->spec, "owner/name, owner/name:FILE.gguf or owner/name:QUANT (e.g. :Q4_K_M)")->required();
+    CLI::App* cmd = app.add_subcommand(
+        "pull", "Download a GGUF model from Hugging Face into ~/.cache/ponder/models");
+    cmd->add_option("repo", opt->spec,
+                    "owner/name, owner/name:FILE.gguf or owner/name:QUANT (e.g. :Q4_K_M)")
+        ->required();
     cmd->add_flag("-q,--quiet", opt->quiet, "No progress on stderr");
-    cmd->footer("The hub address comes from $PONDER_HF_ENDPOINT or $HF_ENDPOINT; $HF_TOKEN is sent for gated models.");
+    cmd->footer(
+        "The hub address comes from $PONDER_HF_ENDPOINT or $HF_ENDPOINT; $HF_TOKEN is sent for "
+        "gated models.");
     cmd->callback([opt, &action] { action = [opt] { return run_pull(*opt); }; });
 
     auto mopt = std::make_shared<ModelsOptions>();
-    CLI::App* models = app.add_subcommand("models", "List downloaded models (use one with -m NAME)");
+    CLI::App* models =
+        app.add_subcommand("models", "List downloaded models (use one with -m NAME)");
     models->add_flag("--json", mopt->json, "Print a JSON array");
     models->callback([mopt, &action] { action = [mopt] { return run_models(*mopt); }; });
 }

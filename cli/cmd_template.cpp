@@ -78,13 +78,16 @@ int run_template(const TemplateOptions& opt) {
 void add_template_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<TemplateOptions>();
     CLI::App* cmd = app.add_subcommand("template", "Render a conversation with a chat template");
-    auto* model = cmd->add_option("-m,--model", opt->model, "Use this model's chat template (GGUF or HF directory)");
+    auto* model = cmd->add_option("-m,--model", opt->model,
+                                  "Use this model's chat template (GGUF or HF directory)");
     auto* file = cmd->add_option("--template", opt->template_file, "A Jinja chat template file");
     model->excludes(file);
-    cmd->add_option("--messages", opt->messages_file, "Conversation: a JSON array of {role, content} (- for stdin)")
+    cmd->add_option("--messages", opt->messages_file,
+                    "Conversation: a JSON array of {role, content} (- for stdin)")
         ->required();
     cmd->add_option("--tools", opt->tools_file, "Tool definitions: a JSON array");
-    cmd->add_flag("--no-generation-prompt", opt->no_generation_prompt, "Do not open the assistant's turn");
+    cmd->add_flag("--no-generation-prompt", opt->no_generation_prompt,
+                  "Do not open the assistant's turn");
     cmd->add_option("--bos", opt->bos, "bos_token for --template")->capture_default_str();
     cmd->add_option("--eos", opt->eos, "eos_token for --template")->capture_default_str();
     cmd->callback([opt, &action, model, file] {

@@ -26,7 +26,8 @@ void add_bench_command(CLI::App& app, CommandAction& action);
 void add_make_model_command(CLI::App& app, CommandAction& action);
 void add_pull_command(CLI::App& app, CommandAction& action);
 // `run` uses the main options and the config file, which is read after parsing.
-void add_run_command(CLI::App& app, CommandAction& action, MainOptions& options, const std::optional<Config>& config);
+void add_run_command(CLI::App& app, CommandAction& action, MainOptions& options,
+                     const std::optional<Config>& config);
 
 // The conversation log under the data directory (warnings go to stderr).
 ConversationLog open_conversation_log();

@@ -26,7 +26,7 @@ std::string trim(std::string_view s) {
 // A small TOML subset: `key = value` lines at the top level, where a value is a basic or literal
 // string, a number, a boolean, or a one-line array of those. Comments start with '#'.
 class TomlLine {
-public:
+  public:
     TomlLine(std::string_view text, const std::filesystem::path& path, int line)
         : text_(text), path_(path), line_(line) {}
 
@@ -35,7 +35,9 @@ public:
     }
 
     void skip_space() {
-        while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r')) ++pos_;
+        while (pos_ < text_.size() &&
+               (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r'))
+            ++pos_;
     }
     bool at_end_or_comment() {
         skip_space();
@@ -86,7 +88,8 @@ public:
                    text_[pos_] != '#' && text_[pos_] != ' ' && text_[pos_] != '\t')
                 ++pos_;
             std::string bare(text_.substr(start, pos_ - start));
-            bool is_number = !bare.empty() && bare.find_first_not_of("+-0123456789._eE") == std::string::npos;
+            bool is_number =
+                !bare.empty() && bare.find_first_not_of("+-0123456789._eE") == std::string::npos;
             if (bare != "true" && bare != "false" && !is_number) {
                 error("value '" + bare + "' is not a string, number or boolean (quote strings)");
             }
@@ -95,7 +98,7 @@ public:
         }
     }
 
-private:
+  private:
     std::string basic_string() {
         std::string s;
         ++pos_;
@@ -108,12 +111,23 @@ private:
             if (pos_ >= text_.size()) break;
             char e = text_[pos_++];
             switch (e) {
-                case 'n': s += '\n'; break;
-                case 't': s += '\t'; break;
-                case 'r': s += '\r'; break;
-                case '"': s += '"'; break;
-                case '\\': s += '\\'; break;
-                default: error(std::string("unknown escape \\") + e);
+                case 'n':
+                    s += '\n';
+                    break;
+                case 't':
+                    s += '\t';
+                    break;
+                case 'r':
+                    s += '\r';
+                    break;
+                case '"':
+                    s += '"';
+                    break;
+                case '\\':
+                    s += '\\';
+                    break;
+                default:
+                    error(std::string("unknown escape \\") + e);
             }
         }
         if (pos_ >= text_.size()) error("unterminated string");
@@ -148,7 +162,8 @@ Config parse_toml_config(std::string_view text, const std::filesystem::path& pat
         ++line_no;
         TomlLine line(raw, path, line_no);
         if (line.at_end_or_comment()) continue;
-        if (trim(raw).front() == '[') line.error("tables ([section]) are not supported; put settings at the top level");
+        if (trim(raw).front() == '[')
+            line.error("tables ([section]) are not supported; put settings at the top level");
         ConfigEntry entry;
         entry.key = normalise_key(line.key());
         entry.line = line_no;
@@ -211,9 +226,11 @@ void apply_config(const Config& config, CLI::App& app,
         if (std::find(handled_elsewhere.begin(), handled_elsewhere.end(), entry.key) !=
             handled_elsewhere.end())
             continue;
-        std::string where = config.path.string() + (entry.line ? ":" + std::to_string(entry.line) : "");
+        std::string where =
+            config.path.string() + (entry.line ? ":" + std::to_string(entry.line) : "");
         CLI::Option* opt = app.get_option_no_throw("--" + entry.key);
-        if (!opt) fail(where, ": unknown setting '", entry.key, "' (see ponder --help for option names)");
+        if (!opt)
+            fail(where, ": unknown setting '", entry.key, "' (see ponder --help for option names)");
         if (opt->count() > 0) continue;  // the command line wins
         for (const auto& v : entry.values) opt->add_result(v);
         try {

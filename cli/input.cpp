@@ -44,7 +44,8 @@ GatheredInput gather_input(const InputSources& sources, std::istream& stdin_stre
                 fail(name, ": is a directory; use --recursive to attach the files in it");
             }
             std::vector<fs::path> files;
-            for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied);
+            for (auto it = fs::recursive_directory_iterator(
+                     path, fs::directory_options::skip_permission_denied);
                  it != fs::recursive_directory_iterator(); ++it) {
                 if (hidden(it->path())) {
                     if (it->is_directory()) it.disable_recursion_pending();

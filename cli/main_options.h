@@ -37,7 +37,7 @@ struct MainOptions {
     std::vector<std::string> allow_dirs;  // --allow-dir DIR: readable by the files tool
     bool allow_shell = false;
     bool allow_write = false;
-    double timeout = 0;                   // seconds; 0: none
+    double timeout = 0;  // seconds; 0: none
 };
 
 // Adds every option of the main command to `app`, bound to `options`.

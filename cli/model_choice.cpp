@@ -21,7 +21,9 @@ std::string lower(std::string s) {
 
 [[noreturn]] void not_found(const std::string& spec, const std::string& origin) {
     fail("model '", spec, "' (from ", origin, ") not found: it is not a file or directory, and ",
-         models_dir().string(), " has no model of that name. Give a path to a GGUF file, or download one with `ponder pull REPO`");
+         models_dir().string(),
+         " has no model of that name. Give a path to a GGUF file, or download one with `ponder "
+         "pull REPO`");
 }
 
 }  // namespace
@@ -38,7 +40,8 @@ std::optional<fs::path> find_model(const std::string& spec) {
     }
     std::vector<fs::path> matches;
     if (fs::is_directory(dir, ec)) {
-        for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec)) {
+        for (const auto& entry : fs::recursive_directory_iterator(
+                 dir, fs::directory_options::skip_permission_denied, ec)) {
             if (entry.path().extension() != ".gguf") continue;
             if (lower(entry.path().filename().string()).find(lower(spec)) != std::string::npos) {
                 matches.push_back(entry.path());
@@ -62,15 +65,20 @@ ModelChoice choose_model(const std::string& flag, const std::optional<std::strin
         return ModelChoice{spec, std::move(origin), *path};
     };
     if (!flag.empty()) return pick(flag, "--model");
-    if (const char* env = std::getenv("PONDER_MODEL"); env && *env) return pick(env, "$PONDER_MODEL");
-    if (config_value && !config_value->empty()) return pick(*config_value, "config file " + config_path);
+    if (const char* env = std::getenv("PONDER_MODEL"); env && *env)
+        return pick(env, "$PONDER_MODEL");
+    if (config_value && !config_value->empty())
+        return pick(*config_value, "config file " + config_path);
     if (!bundled_model_bytes().empty()) return ModelChoice{"", "bundled", {}};
-    fail("no model: none given with -m/--model, $PONDER_MODEL or `model` in ", (config_dir() / "config.toml").string(),
-         ", and this ponder was built without its bundled model. Download one with `ponder pull REPO` or pass -m FILE.gguf");
+    fail("no model: none given with -m/--model, $PONDER_MODEL or `model` in ",
+         (config_dir() / "config.toml").string(),
+         ", and this ponder was built without its bundled model. Download one with `ponder pull "
+         "REPO` or pass -m FILE.gguf");
 }
 
 std::shared_ptr<LanguageModel> load_model(const ModelChoice& choice) {
-    if (choice.path.empty()) return LanguageModel::from_memory(bundled_model_bytes(), kBundledModelName);
+    if (choice.path.empty())
+        return LanguageModel::from_memory(bundled_model_bytes(), kBundledModelName);
     return LanguageModel::load(choice.path);
 }
 

@@ -12,8 +12,8 @@
 namespace ponder::cli {
 
 struct ModelChoice {
-    std::string spec;          // what the user named ("" for the bundled model)
-    std::string origin;        // "--model", "$PONDER_MODEL", "config file ...", "bundled"
+    std::string spec;            // what the user named ("" for the bundled model)
+    std::string origin;          // "--model", "$PONDER_MODEL", "config file ...", "bundled"
     std::filesystem::path path;  // resolved file or directory; empty for the bundled model
 };
 

@@ -21,9 +21,15 @@ std::filesystem::path xdg(const char* variable, const char* fallback_under_home)
 
 }  // namespace
 
-std::filesystem::path config_dir() { return xdg("XDG_CONFIG_HOME", ".config") / "ponder"; }
-std::filesystem::path data_dir() { return xdg("XDG_DATA_HOME", ".local/share") / "ponder"; }
-std::filesystem::path models_dir() { return xdg("XDG_CACHE_HOME", ".cache") / "ponder" / "models"; }
+std::filesystem::path config_dir() {
+    return xdg("XDG_CONFIG_HOME", ".config") / "ponder";
+}
+std::filesystem::path data_dir() {
+    return xdg("XDG_DATA_HOME", ".local/share") / "ponder";
+}
+std::filesystem::path models_dir() {
+    return xdg("XDG_CACHE_HOME", ".cache") / "ponder" / "models";
+}
 
 std::filesystem::path expand_home(const std::string& path) {
     if (path == "~") return home();

@@ -9,13 +9,13 @@
 namespace ponder::cli {
 
 class Sha256 {
-public:
+  public:
     Sha256();
     void update(const void* data, size_t size);
     // The digest as 64 lowercase hex digits; the object is spent afterwards.
     std::string hex_digest();
 
-private:
+  private:
     void block(const uint8_t* p);
     std::array<uint32_t, 8> h_;
     std::array<uint8_t, 64> buffer_{};

@@ -208,8 +208,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         // costs twice its time (for one row, parallel_for runs it inline, at no cost).
         pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
             for (int64_t i = i0; i < i1; ++i)
-                rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E,
-                         c.rms_eps);
+                rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
         });
         const MatmulOutput qkv[] = {
             {&L.wq, s.q.data(), q_dim}, {&L.wk, s.k.data(), k_dim}, {&L.wv, s.v.data(), v_dim}};
@@ -274,12 +273,11 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
             for (int64_t i = i0; i < i1; ++i) {
                 add_inplace(s.x.data() + i * E, s.proj.data() + i * E, E);
-                rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E,
-                         c.rms_eps);
+                rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
             }
         });
         const MatmulOutput gate_up[] = {{&L.gate, s.gate.data(), c.n_ff},
-                                         {&L.up, s.up.data(), c.n_ff}};
+                                        {&L.up, s.up.data(), c.n_ff}};
         matmul(gate_up, s.xn.data(), n, pool, kernel_scratch_);
         // Element-wise, in chunks big enough to be worth a hand-off (exp is the cost here).
         pool.parallel_for(n * c.n_ff, 1024, [&](int64_t e0, int64_t e1, int) {

@@ -28,12 +28,14 @@ nlohmann::json read_json(const fs::path& path) {
 }
 
 int64_t required_int(const nlohmann::json& config, const char* key, const fs::path& path) {
-    if (!config.contains(key) || !config[key].is_number_integer()) fail(path.string(), ": missing integer '", key, "'");
+    if (!config.contains(key) || !config[key].is_number_integer())
+        fail(path.string(), ": missing integer '", key, "'");
     return config[key].get<int64_t>();
 }
 
 std::vector<float> to_f32(const SafetensorsTensor& t, const std::string& file) {
-    if (!t.type) fail(file, ": tensor '", t.name, "' has dtype ", t.dtype, ", which ponder cannot convert");
+    if (!t.type)
+        fail(file, ": tensor '", t.name, "' has dtype ", t.dtype, ", which ponder cannot convert");
     size_t n = 1;
     for (uint64_t d : t.shape) n *= d;
     std::vector<float> out(n);
@@ -43,7 +45,8 @@ std::vector<float> to_f32(const SafetensorsTensor& t, const std::string& file) {
 
 // Hugging Face keeps each head's q/k rows in rotate-half order (i, i + d/2); GGUF's llama rope
 // rotates adjacent pairs, so llama.cpp's converter interleaves the two halves of every head.
-std::vector<float> interleave_heads(const std::vector<float>& w, int64_t rows, int64_t cols, int64_t heads) {
+std::vector<float> interleave_heads(const std::vector<float>& w, int64_t rows, int64_t cols,
+                                    int64_t heads) {
     const int64_t head_dim = rows / heads, half = head_dim / 2;
     std::vector<float> out(w.size());
     for (int64_t h = 0; h < heads; ++h) {
@@ -58,7 +61,7 @@ std::vector<float> interleave_heads(const std::vector<float>& w, int64_t rows, i
 }
 
 class TensorWriter {
-public:
+  public:
     TensorWriter(GgufWriter& writer, const SafetensorsFile& file, GgmlType type)
         : writer_(writer), file_(file), type_(type) {}
 
@@ -79,19 +82,21 @@ public:
     }
 
     // A 2-D weight [rows][cols] (PyTorch order), optionally with interleaved heads.
-    void matrix(const std::string& from, const std::string& to, int64_t interleave_heads_count = 0) {
+    void matrix(const std::string& from, const std::string& to,
+                int64_t interleave_heads_count = 0) {
         const auto& t = find(from);
         if (t.shape.size() != 2) fail(file_.name(), ": tensor '", from, "' is not 2-D");
         const auto rows = static_cast<int64_t>(t.shape[0]), cols = static_cast<int64_t>(t.shape[1]);
         auto values = to_f32(t, file_.name());
-        if (interleave_heads_count > 0) values = interleave_heads(values, rows, cols, interleave_heads_count);
+        if (interleave_heads_count > 0)
+            values = interleave_heads(values, rows, cols, interleave_heads_count);
         // Rows that are not whole blocks of the requested type fall back to F16.
         GgmlType type = ggml_row_bytes(type_, static_cast<uint64_t>(cols)) ? type_ : GgmlType::F16;
         writer_.add_tensor(to, type, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
                            quantize(type, values, cols));
     }
 
-private:
+  private:
     GgufWriter& writer_;
     const SafetensorsFile& file_;
     GgmlType type_;
@@ -101,7 +106,8 @@ void add_tokenizer(GgufWriter& w, const fs::path& dir, const nlohmann::json& con
     const fs::path tokenizer_path = dir / "tokenizer.json";
     Tokenizer tokenizer = Tokenizer::from_hf(tokenizer_path);
     if (tokenizer.model_type() != "gpt2") {
-        fail(tokenizer_path.string(), ": only byte-level BPE tokenizers can be converted so far (this one is ",
+        fail(tokenizer_path.string(),
+             ": only byte-level BPE tokenizers can be converted so far (this one is ",
              tokenizer.model_type(), "-style)");
     }
     nlohmann::json json = read_json(tokenizer_path);
@@ -113,18 +119,24 @@ void add_tokenizer(GgufWriter& w, const fs::path& dir, const nlohmann::json& con
     }
     std::vector<std::string> merges;
     for (const auto& m : json["model"].value("merges", nlohmann::json::array())) {
-        if (m.is_string()) merges.push_back(m.get<std::string>());
-        else if (m.is_array() && m.size() == 2) merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
-        else fail(tokenizer_path.string(), ": malformed merge entry");
+        if (m.is_string())
+            merges.push_back(m.get<std::string>());
+        else if (m.is_array() && m.size() == 2)
+            merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
+        else
+            fail(tokenizer_path.string(), ": malformed merge entry");
     }
     w.set_string("tokenizer.ggml.model", "gpt2");
     w.set_string("tokenizer.ggml.pre", std::string(tokenizer.pre_type()));
     w.set("tokenizer.ggml.tokens", GgufValue::string_array(tokens));
     w.set("tokenizer.ggml.token_type", GgufValue::i32_array(types));
     w.set("tokenizer.ggml.merges", GgufValue::string_array(merges));
-    if (auto bos = tokenizer.bos()) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*bos));
-    if (auto eos = tokenizer.eos()) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*eos));
-    if (auto eot = tokenizer.eot()) w.set_u32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(*eot));
+    if (auto bos = tokenizer.bos())
+        w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*bos));
+    if (auto eos = tokenizer.eos())
+        w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*eos));
+    if (auto eot = tokenizer.eot())
+        w.set_u32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(*eot));
     w.set_bool("tokenizer.ggml.add_bos_token", tokenizer.adds_bos());
     w.set_bool("tokenizer.ggml.add_eos_token", tokenizer.adds_eos());
     (void)config;
@@ -138,14 +150,17 @@ void add_tokenizer(GgufWriter& w, const fs::path& dir, const nlohmann::json& con
 
 }  // namespace
 
-void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output, const ConvertOptions& options) {
+void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output,
+                                 const ConvertOptions& options) {
     const fs::path config_path = dir / "config.json";
     nlohmann::json config = read_json(config_path);
     const std::string model_type = config.value("model_type", "llama");
     if (model_type != "llama" && model_type != "qwen2") {
-        fail(config_path.string(), ": model_type '", model_type, "' cannot be converted (llama or qwen2)");
+        fail(config_path.string(), ": model_type '", model_type,
+             "' cannot be converted (llama or qwen2)");
     }
-    if (!can_quantize(options.type)) fail("cannot write tensors of type ", traits(options.type).name);
+    if (!can_quantize(options.type))
+        fail("cannot write tensors of type ", traits(options.type).name);
     const int64_t n_embd = required_int(config, "hidden_size", config_path);
     const int64_t n_layer = required_int(config, "num_hidden_layers", config_path);
     const int64_t n_head = required_int(config, "num_attention_heads", config_path);
@@ -159,7 +174,8 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output, co
     const std::string arch = model_type;
     w.set_string("general.architecture", arch);
     w.set_string("general.name", options.name.empty() ? dir.filename().string() : options.name);
-    w.set_u32(arch + ".context_length", static_cast<uint32_t>(config.value("max_position_embeddings", 2048)));
+    w.set_u32(arch + ".context_length",
+              static_cast<uint32_t>(config.value("max_position_embeddings", 2048)));
     w.set_u32(arch + ".embedding_length", static_cast<uint32_t>(n_embd));
     w.set_u32(arch + ".block_count", static_cast<uint32_t>(n_layer));
     w.set_u32(arch + ".feed_forward_length", static_cast<uint32_t>(n_ff));
@@ -168,7 +184,8 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output, co
     w.set_u32(arch + ".rope.dimension_count", static_cast<uint32_t>(head_dim));
     w.set_f32(arch + ".attention.layer_norm_rms_epsilon", config.value("rms_norm_eps", 1e-5f));
     w.set_f32(arch + ".rope.freq_base", config.value("rope_theta", 10000.0f));
-    w.set_u32(arch + ".vocab_size", static_cast<uint32_t>(required_int(config, "vocab_size", config_path)));
+    w.set_u32(arch + ".vocab_size",
+              static_cast<uint32_t>(required_int(config, "vocab_size", config_path)));
     add_tokenizer(w, dir, config);
 
     // Only llama's q/k rows are reordered: qwen2 keeps NeoX-style rope, as in Hugging Face.

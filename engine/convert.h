@@ -16,7 +16,8 @@ struct ConvertOptions {
 };
 
 // Throws ponder::Error naming the file and what cannot be converted.
-void convert_huggingface_to_gguf(const std::filesystem::path& directory, const std::filesystem::path& output,
+void convert_huggingface_to_gguf(const std::filesystem::path& directory,
+                                 const std::filesystem::path& output,
                                  const ConvertOptions& options);
 
 }  // namespace ponder

@@ -44,9 +44,9 @@ enum class GgmlType : uint32_t {
 };
 
 struct GgmlTypeTraits {
-    std::string_view name;    // as llama.cpp prints it: "q4_K", "f16", ...
-    uint32_t block_size = 0;  // elements per block (1 for plain types)
-    uint32_t block_bytes = 0; // bytes per block
+    std::string_view name;     // as llama.cpp prints it: "q4_K", "f16", ...
+    uint32_t block_size = 0;   // elements per block (1 for plain types)
+    uint32_t block_bytes = 0;  // bytes per block
 };
 
 // Traits of a raw type id read from a file; nullopt for ids that no ggml version defined

@@ -21,22 +21,29 @@ size_t scalar_size(GgufValueType type) {
     switch (type) {
         case GgufValueType::UINT8:
         case GgufValueType::INT8:
-        case GgufValueType::BOOL: return 1;
+        case GgufValueType::BOOL:
+            return 1;
         case GgufValueType::UINT16:
-        case GgufValueType::INT16: return 2;
+        case GgufValueType::INT16:
+            return 2;
         case GgufValueType::UINT32:
         case GgufValueType::INT32:
-        case GgufValueType::FLOAT32: return 4;
+        case GgufValueType::FLOAT32:
+            return 4;
         case GgufValueType::UINT64:
         case GgufValueType::INT64:
-        case GgufValueType::FLOAT64: return 8;
+        case GgufValueType::FLOAT64:
+            return 8;
         case GgufValueType::STRING:
-        case GgufValueType::ARRAY: return 0;
+        case GgufValueType::ARRAY:
+            return 0;
     }
     return 0;
 }
 
-bool known_value_type(uint32_t raw) { return raw <= static_cast<uint32_t>(GgufValueType::FLOAT64); }
+bool known_value_type(uint32_t raw) {
+    return raw <= static_cast<uint32_t>(GgufValueType::FLOAT64);
+}
 
 // The fewest bytes one element of this type can occupy: bounds array counts before allocating.
 uint64_t min_encoded_size(GgufValueType type) {
@@ -47,7 +54,7 @@ uint64_t min_encoded_size(GgufValueType type) {
 
 // A bounds-checked cursor over the file's bytes.
 class Cursor {
-public:
+  public:
     Cursor(std::span<const uint8_t> bytes, const std::string& name) : bytes_(bytes), name_(name) {}
 
     uint64_t offset() const { return pos_; }
@@ -89,7 +96,7 @@ public:
 
     void seek(uint64_t pos) { pos_ = pos; }
 
-private:
+  private:
     std::span<const uint8_t> bytes_;
     const std::string& name_;
     uint64_t pos_ = 0;
@@ -99,31 +106,45 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, int
 
 GgufValue read_scalar(Cursor& in, GgufValueType type, const std::string& key) {
     switch (type) {
-        case GgufValueType::UINT8: return GgufValue::of_uint(type, in.read<uint8_t>(key));
-        case GgufValueType::INT8: return GgufValue::of_int(type, in.read<int8_t>(key));
-        case GgufValueType::UINT16: return GgufValue::of_uint(type, in.read<uint16_t>(key));
-        case GgufValueType::INT16: return GgufValue::of_int(type, in.read<int16_t>(key));
-        case GgufValueType::UINT32: return GgufValue::of_uint(type, in.read<uint32_t>(key));
-        case GgufValueType::INT32: return GgufValue::of_int(type, in.read<int32_t>(key));
-        case GgufValueType::UINT64: return GgufValue::of_uint(type, in.read<uint64_t>(key));
-        case GgufValueType::INT64: return GgufValue::of_int(type, in.read<int64_t>(key));
-        case GgufValueType::FLOAT32: return GgufValue::of_float(type, in.read<float>(key));
-        case GgufValueType::FLOAT64: return GgufValue::of_float(type, in.read<double>(key));
+        case GgufValueType::UINT8:
+            return GgufValue::of_uint(type, in.read<uint8_t>(key));
+        case GgufValueType::INT8:
+            return GgufValue::of_int(type, in.read<int8_t>(key));
+        case GgufValueType::UINT16:
+            return GgufValue::of_uint(type, in.read<uint16_t>(key));
+        case GgufValueType::INT16:
+            return GgufValue::of_int(type, in.read<int16_t>(key));
+        case GgufValueType::UINT32:
+            return GgufValue::of_uint(type, in.read<uint32_t>(key));
+        case GgufValueType::INT32:
+            return GgufValue::of_int(type, in.read<int32_t>(key));
+        case GgufValueType::UINT64:
+            return GgufValue::of_uint(type, in.read<uint64_t>(key));
+        case GgufValueType::INT64:
+            return GgufValue::of_int(type, in.read<int64_t>(key));
+        case GgufValueType::FLOAT32:
+            return GgufValue::of_float(type, in.read<float>(key));
+        case GgufValueType::FLOAT64:
+            return GgufValue::of_float(type, in.read<double>(key));
         case GgufValueType::BOOL: {
             uint64_t at = in.offset();
             uint8_t b = in.read<uint8_t>(key);
-            if (b > 1) in.error(cat("metadata '", key, "': bool value ", int(b), " is not 0 or 1"), at);
+            if (b > 1)
+                in.error(cat("metadata '", key, "': bool value ", int(b), " is not 0 or 1"), at);
             return GgufValue::of_bool(b != 0);
         }
-        case GgufValueType::STRING: return GgufValue::of_string(in.read_string(key));
-        case GgufValueType::ARRAY: break;
+        case GgufValueType::STRING:
+            return GgufValue::of_string(in.read_string(key));
+        case GgufValueType::ARRAY:
+            break;
     }
     return {};
 }
 
 GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, int depth) {
     if (type != GgufValueType::ARRAY) return read_scalar(in, type, key);
-    if (depth >= kMaxArrayNesting) in.error(cat("metadata '", key, "': arrays nested too deeply"), in.offset());
+    if (depth >= kMaxArrayNesting)
+        in.error(cat("metadata '", key, "': arrays nested too deeply"), in.offset());
     uint64_t at = in.offset();
     uint32_t raw_type = in.read<uint32_t>(key);
     if (!known_value_type(raw_type)) {
@@ -141,7 +162,8 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, int
     GgufArray array;
     array.element_type = element_type;
     array.items.reserve(count);
-    for (uint64_t i = 0; i < count; ++i) array.items.push_back(read_value(in, element_type, key, depth + 1));
+    for (uint64_t i = 0; i < count; ++i)
+        array.items.push_back(read_value(in, element_type, key, depth + 1));
     return GgufValue::of_array(std::move(array));
 }
 
@@ -152,19 +174,32 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& key, int
 
 std::string_view gguf_value_type_name(GgufValueType type) {
     switch (type) {
-        case GgufValueType::UINT8: return "u8";
-        case GgufValueType::INT8: return "i8";
-        case GgufValueType::UINT16: return "u16";
-        case GgufValueType::INT16: return "i16";
-        case GgufValueType::UINT32: return "u32";
-        case GgufValueType::INT32: return "i32";
-        case GgufValueType::FLOAT32: return "f32";
-        case GgufValueType::BOOL: return "bool";
-        case GgufValueType::STRING: return "string";
-        case GgufValueType::ARRAY: return "array";
-        case GgufValueType::UINT64: return "u64";
-        case GgufValueType::INT64: return "i64";
-        case GgufValueType::FLOAT64: return "f64";
+        case GgufValueType::UINT8:
+            return "u8";
+        case GgufValueType::INT8:
+            return "i8";
+        case GgufValueType::UINT16:
+            return "u16";
+        case GgufValueType::INT16:
+            return "i16";
+        case GgufValueType::UINT32:
+            return "u32";
+        case GgufValueType::INT32:
+            return "i32";
+        case GgufValueType::FLOAT32:
+            return "f32";
+        case GgufValueType::BOOL:
+            return "bool";
+        case GgufValueType::STRING:
+            return "string";
+        case GgufValueType::ARRAY:
+            return "array";
+        case GgufValueType::UINT64:
+            return "u64";
+        case GgufValueType::INT64:
+            return "i64";
+        case GgufValueType::FLOAT64:
+            return "f64";
     }
     return "?";
 }
@@ -249,8 +284,12 @@ std::optional<bool> GgufValue::as_bool() const {
     return std::nullopt;
 }
 
-const std::string* GgufValue::as_string() const { return std::get_if<std::string>(&value_); }
-const GgufArray* GgufValue::as_array() const { return std::get_if<GgufArray>(&value_); }
+const std::string* GgufValue::as_string() const {
+    return std::get_if<std::string>(&value_);
+}
+const GgufArray* GgufValue::as_array() const {
+    return std::get_if<GgufArray>(&value_);
+}
 
 nlohmann::json GgufValue::to_json(size_t max_items) const {
     if (auto* u = std::get_if<uint64_t>(&value_)) return *u;
@@ -280,9 +319,12 @@ std::string GgufValue::to_display(size_t max_chars) const {
     // Control characters (newlines in templates) would break the one-line form.
     std::string out;
     for (char c : text) {
-        if (c == '\n') out += "\\n";
-        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-        else out += c;
+        if (c == '\n')
+            out += "\\n";
+        else if (static_cast<unsigned char>(c) < 0x20)
+            out += ' ';
+        else
+            out += c;
         if (out.size() >= max_chars) {
             out += "...";
             break;
@@ -323,7 +365,9 @@ void GgufFile::parse() {
     uint32_t magic = in.read<uint32_t>("magic");
     if (magic != kMagic) in.error("not a GGUF file: bad magic", 0);
     version_ = in.read<uint32_t>("version");
-    if (version_ == 1) in.error("GGUF version 1 is not supported (re-convert the model with a current llama.cpp)", 4);
+    if (version_ == 1)
+        in.error("GGUF version 1 is not supported (re-convert the model with a current llama.cpp)",
+                 4);
     if (version_ != 2 && version_ != 3) {
         if (__builtin_bswap32(version_) == 2 || __builtin_bswap32(version_) == 3) {
             in.error("big-endian GGUF files are not supported", 4);
@@ -337,11 +381,13 @@ void GgufFile::parse() {
     // Smallest possible entries: a key-value is a length, a type and one byte; a tensor info is
     // a name length, a dim count, a type and an offset.
     if (kv_count > in.remaining() / 13) {
-        in.error(cat("metadata count ", kv_count, " cannot fit in a file of ", bytes_.size(), " bytes"),
-                 kv_count_at);
+        in.error(
+            cat("metadata count ", kv_count, " cannot fit in a file of ", bytes_.size(), " bytes"),
+            kv_count_at);
     }
     if (tensor_count > in.remaining() / 24) {
-        in.error(cat("tensor count ", tensor_count, " cannot fit in a file of ", bytes_.size(), " bytes"),
+        in.error(cat("tensor count ", tensor_count, " cannot fit in a file of ", bytes_.size(),
+                     " bytes"),
                  tensor_count_at);
     }
 
@@ -378,7 +424,8 @@ void GgufFile::parse() {
         uint64_t dims_at = in.offset();
         uint32_t n_dims = in.read<uint32_t>(field);
         if (n_dims == 0 || n_dims > kMaxDims) {
-            in.error(cat(field, ": ", n_dims, " dimensions (1 to ", kMaxDims, " allowed)"), dims_at);
+            in.error(cat(field, ": ", n_dims, " dimensions (1 to ", kMaxDims, " allowed)"),
+                     dims_at);
         }
         t.n_elements = 1;
         for (uint32_t d = 0; d < n_dims; ++d) {
@@ -405,7 +452,8 @@ void GgufFile::parse() {
         uint64_t offset_at = in.offset();
         t.offset = in.read<uint64_t>(field);
         if (t.offset % alignment_ != 0) {
-            in.error(cat(field, ": data offset ", t.offset, " is not aligned to ", alignment_), offset_at);
+            in.error(cat(field, ": data offset ", t.offset, " is not aligned to ", alignment_),
+                     offset_at);
         }
         if (!tensor_index_.emplace(t.name, tensors_.size()).second) {
             in.error(cat("duplicate tensor name '", t.name, "'"), t.info_offset);
@@ -480,7 +528,8 @@ std::optional<std::vector<std::string>> GgufFile::get_string_array(std::string_v
     const GgufValue* v = find(key);
     if (!v) return std::nullopt;
     const GgufArray* a = v->as_array();
-    if (!a || a->element_type != GgufValueType::STRING) wrong_type(name_, key, *v, "array of string");
+    if (!a || a->element_type != GgufValueType::STRING)
+        wrong_type(name_, key, *v, "array of string");
     std::vector<std::string> out;
     out.reserve(a->items.size());
     for (const auto& item : a->items) out.push_back(*item.as_string());
@@ -542,7 +591,8 @@ void GgufWriter::set(std::string key, GgufValue value) {
 
 void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<uint64_t> dims,
                             std::vector<uint8_t> bytes) {
-    if (dims.empty() || dims.size() > kMaxDims) fail("tensor '", name, "': 1 to 4 dimensions needed");
+    if (dims.empty() || dims.size() > kMaxDims)
+        fail("tensor '", name, "': 1 to 4 dimensions needed");
     uint64_t n = 1;
     for (uint64_t d : dims) n *= d;
     auto row = ggml_row_bytes(type, dims[0]);
@@ -558,7 +608,7 @@ void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<uint64_
 namespace {
 
 class ByteSink {
-public:
+  public:
     explicit ByteSink(std::ofstream& out) : out_(out) {}
     template <typename T>
     void put(T v) {
@@ -579,18 +629,42 @@ public:
     }
     void put_value(const GgufValue& v) {
         switch (v.type()) {
-            case GgufValueType::UINT8: put<uint8_t>(static_cast<uint8_t>(*v.as_int())); break;
-            case GgufValueType::INT8: put<int8_t>(static_cast<int8_t>(*v.as_int())); break;
-            case GgufValueType::UINT16: put<uint16_t>(static_cast<uint16_t>(*v.as_int())); break;
-            case GgufValueType::INT16: put<int16_t>(static_cast<int16_t>(*v.as_int())); break;
-            case GgufValueType::UINT32: put<uint32_t>(static_cast<uint32_t>(*v.as_int())); break;
-            case GgufValueType::INT32: put<int32_t>(static_cast<int32_t>(*v.as_int())); break;
-            case GgufValueType::UINT64: put<uint64_t>(static_cast<uint64_t>(*v.as_int())); break;
-            case GgufValueType::INT64: put<int64_t>(*v.as_int()); break;
-            case GgufValueType::FLOAT32: put<float>(static_cast<float>(*v.as_float())); break;
-            case GgufValueType::FLOAT64: put<double>(*v.as_float()); break;
-            case GgufValueType::BOOL: put<uint8_t>(*v.as_bool() ? 1 : 0); break;
-            case GgufValueType::STRING: put_string(*v.as_string()); break;
+            case GgufValueType::UINT8:
+                put<uint8_t>(static_cast<uint8_t>(*v.as_int()));
+                break;
+            case GgufValueType::INT8:
+                put<int8_t>(static_cast<int8_t>(*v.as_int()));
+                break;
+            case GgufValueType::UINT16:
+                put<uint16_t>(static_cast<uint16_t>(*v.as_int()));
+                break;
+            case GgufValueType::INT16:
+                put<int16_t>(static_cast<int16_t>(*v.as_int()));
+                break;
+            case GgufValueType::UINT32:
+                put<uint32_t>(static_cast<uint32_t>(*v.as_int()));
+                break;
+            case GgufValueType::INT32:
+                put<int32_t>(static_cast<int32_t>(*v.as_int()));
+                break;
+            case GgufValueType::UINT64:
+                put<uint64_t>(static_cast<uint64_t>(*v.as_int()));
+                break;
+            case GgufValueType::INT64:
+                put<int64_t>(*v.as_int());
+                break;
+            case GgufValueType::FLOAT32:
+                put<float>(static_cast<float>(*v.as_float()));
+                break;
+            case GgufValueType::FLOAT64:
+                put<double>(*v.as_float());
+                break;
+            case GgufValueType::BOOL:
+                put<uint8_t>(*v.as_bool() ? 1 : 0);
+                break;
+            case GgufValueType::STRING:
+                put_string(*v.as_string());
+                break;
             case GgufValueType::ARRAY: {
                 const GgufArray& a = *v.as_array();
                 put<uint32_t>(static_cast<uint32_t>(a.element_type));
@@ -601,7 +675,7 @@ public:
         }
     }
 
-private:
+  private:
     std::ofstream& out_;
     uint64_t pos_ = 0;
 };
@@ -611,7 +685,8 @@ private:
 void GgufWriter::write(const std::filesystem::path& path) const {
     uint64_t alignment = 32;
     for (const auto& kv : metadata_) {
-        if (kv.key == "general.alignment") alignment = static_cast<uint64_t>(kv.value.as_int().value_or(32));
+        if (kv.key == "general.alignment")
+            alignment = static_cast<uint64_t>(kv.value.as_int().value_or(32));
     }
     std::filesystem::path temp = path;
     temp += ".partial";

@@ -51,7 +51,7 @@ struct GgufArray {
 
 // One metadata value. Integers keep their declared width in `type()`; accessors convert.
 class GgufValue {
-public:
+  public:
     GgufValue() = default;
     static GgufValue of_uint(GgufValueType type, uint64_t v);
     static GgufValue of_int(GgufValueType type, int64_t v);
@@ -71,9 +71,11 @@ public:
 
     GgufValueType type() const { return type_; }
     bool is_integer() const;
-    bool is_float() const { return type_ == GgufValueType::FLOAT32 || type_ == GgufValueType::FLOAT64; }
+    bool is_float() const {
+        return type_ == GgufValueType::FLOAT32 || type_ == GgufValueType::FLOAT64;
+    }
 
-    std::optional<int64_t> as_int() const;  // any integer type that fits in int64
+    std::optional<int64_t> as_int() const;   // any integer type that fits in int64
     std::optional<double> as_float() const;  // floats, and integers converted
     std::optional<bool> as_bool() const;
     const std::string* as_string() const;
@@ -84,7 +86,7 @@ public:
     // One-line human form, long strings and arrays shortened.
     std::string to_display(size_t max_chars) const;
 
-private:
+  private:
     GgufValueType type_ = GgufValueType::UINT8;
     std::variant<uint64_t, int64_t, double, bool, std::string, GgufArray> value_;
 };
@@ -98,14 +100,14 @@ struct GgufTensorInfo {
     std::string name;
     std::vector<uint64_t> dims;  // dims[0] varies fastest (a row); at most 4 dims
     GgmlType type = GgmlType::F32;
-    uint64_t offset = 0;         // from the start of the data section
+    uint64_t offset = 0;  // from the start of the data section
     uint64_t n_elements = 0;
     uint64_t n_bytes = 0;
-    uint64_t info_offset = 0;    // byte offset of this entry in the file, for messages
+    uint64_t info_offset = 0;  // byte offset of this entry in the file, for messages
 };
 
 class GgufFile {
-public:
+  public:
     // Maps and parses a file. Throws ponder::Error.
     static GgufFile open(const std::filesystem::path& path);
     // Parses bytes that outlive the result (e.g. a model embedded in the binary). `name` is used
@@ -139,7 +141,7 @@ public:
     // nothing (memory given to from_memory is not ours to drop).
     void release_pages(std::span<const uint8_t> bytes) const;
 
-private:
+  private:
     GgufFile() = default;
     void parse();
 
@@ -158,9 +160,11 @@ private:
 
 // Writes GGUF v3 files: metadata in insertion order, then tensors, each aligned.
 class GgufWriter {
-public:
+  public:
     void set(std::string key, GgufValue value);  // replaces an earlier value of the same key
-    void set_string(std::string key, std::string value) { set(std::move(key), GgufValue::of_string(std::move(value))); }
+    void set_string(std::string key, std::string value) {
+        set(std::move(key), GgufValue::of_string(std::move(value)));
+    }
     void set_u32(std::string key, uint32_t value) { set(std::move(key), GgufValue::u32(value)); }
     void set_f32(std::string key, float value) { set(std::move(key), GgufValue::f32(value)); }
     void set_bool(std::string key, bool value) { set(std::move(key), GgufValue::of_bool(value)); }
@@ -172,7 +176,7 @@ public:
     // Writes to a temporary file beside `path`, then renames it into place.
     void write(const std::filesystem::path& path) const;
 
-private:
+  private:
     struct PendingTensor {
         std::string name;
         GgmlType type;

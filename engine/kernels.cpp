@@ -17,6 +17,7 @@
 #include <numbers>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -45,6 +46,18 @@ struct CpuFeatures {
     bool avx512vnni = false, avx512bf16 = false, avx_vnni = false, amx_int8 = false;
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+enum class Register { eax, ebx, ecx, edx };
+
+// One feature bit of CPUID, for the features that not every compiler's __builtin_cpu_supports
+// knows by name (clang 14 lacks f16c, avxvnni and amx-int8).
+bool cpuid_bit(unsigned leaf, unsigned subleaf, Register reg, int bit) {
+    unsigned r[4] = {};
+    if (!__get_cpuid_count(leaf, subleaf, &r[0], &r[1], &r[2], &r[3])) return false;
+    return (r[static_cast<int>(reg)] >> bit) & 1u;
+}
+#endif
+
 const CpuFeatures& cpu_features() {
     static const CpuFeatures features = [] {
         CpuFeatures f;
@@ -53,15 +66,15 @@ const CpuFeatures& cpu_features() {
         __builtin_cpu_init();
         f.avx2 = __builtin_cpu_supports("avx2");
         f.fma = __builtin_cpu_supports("fma");
-        f.f16c = __builtin_cpu_supports("f16c");
+        f.f16c = cpuid_bit(1, 0, Register::ecx, 29);
         f.avx512f = __builtin_cpu_supports("avx512f");
         f.avx512bw = __builtin_cpu_supports("avx512bw");
         f.avx512vl = __builtin_cpu_supports("avx512vl");
         f.avx512dq = __builtin_cpu_supports("avx512dq");
         f.avx512vnni = __builtin_cpu_supports("avx512vnni");
         f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-        f.avx_vnni = __builtin_cpu_supports("avxvnni");
-        f.amx_int8 = __builtin_cpu_supports("amx-int8");
+        f.avx_vnni = f.avx2 && cpuid_bit(7, 1, Register::eax, 4);
+        f.amx_int8 = cpuid_bit(7, 0, Register::edx, 25);
 #endif
         return f;
     }();
@@ -305,8 +318,8 @@ struct KernelScratch::Impl {
     KernelIsa isa = KernelIsa::scalar;
     const KernelTable* table = nullptr;
     kernels::FloatGemmFn bf16_dot = nullptr;
-    QuantizedRows quantized[2];      // blocks of 32, blocks of 256
-    std::vector<float> rounded[2];   // activations rounded to F16, BF16
+    QuantizedRows quantized[2];     // blocks of 32, blocks of 256
+    std::vector<float> rounded[2];  // activations rounded to F16, BF16
     std::vector<ThreadScratch> threads;
 
     explicit Impl(KernelIsa i) : isa(i), table(kernel_table(i)) {
@@ -363,8 +376,9 @@ void run_units(const Job& job, int64_t u0, int64_t u1, int64_t n_x, KernelScratc
     if (job.packed_type) {
         const int64_t nb = K / kernels::layout(job.format).block;
         const size_t gbytes = kernels::group_bytes(job.format, nb);
-        PackedGemm g{job.format, nullptr, gbytes, kernels::meta_region_bytes(job.format, nb),
-                     w.rows, nb, job.acts, job.y, job.ldy};
+        PackedGemm g{job.format, nullptr, gbytes,   kernels::meta_region_bytes(job.format, nb),
+                     w.rows,     nb,      job.acts, job.y,
+                     job.ldy};
         const auto fn = s.table->packed[static_cast<int>(job.format)];
         if (w.packed) {
             g.data = w.packed->data();
@@ -377,8 +391,7 @@ void run_units(const Job& job, int64_t u0, int64_t u1, int64_t n_x, KernelScratc
         for (int64_t u = u0; u < u1; ++u) {
             const int64_t r0 = u * kernels::kPackRows;
             const int64_t rows = std::min<int64_t>(kernels::kPackRows, w.rows - r0);
-            kernels::pack_group(w.type, w.row(r0), w.row_bytes, rows, K, ts.group.data(),
-                                ts.pack);
+            kernels::pack_group(w.type, w.row(r0), w.row_bytes, rows, K, ts.group.data(), ts.pack);
             g.data = ts.group.data();
             g.rows = rows;
             g.y = job.y + r0;
@@ -476,7 +489,7 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
             j.acts = s.quantized[kernels::layout(*format).k_activations ? 1 : 0].view(n_x, K);
             j.units = (w.rows + kernels::kPackRows - 1) / kernels::kPackRows;
         } else {
-            j.x = w.type == GgmlType::F32 ? x
+            j.x = w.type == GgmlType::F32   ? x
                   : w.type == GgmlType::F16 ? s.rounded[0].data()
                                             : s.rounded[1].data();
             j.units = (w.rows + kFloatUnitRows - 1) / kFloatUnitRows;

@@ -18,17 +18,28 @@ namespace ponder::kernels {
 
 std::optional<PackedFormat> packed_format(GgmlType type) {
     switch (type) {
-        case GgmlType::Q8_0: return PackedFormat::q8_0;
-        case GgmlType::Q4_0: return PackedFormat::q4_0;
-        case GgmlType::Q4_1: return PackedFormat::q4_1;
-        case GgmlType::Q5_0: return PackedFormat::q5_0;
-        case GgmlType::Q5_1: return PackedFormat::q5_1;
-        case GgmlType::Q2_K: return PackedFormat::q2_k;
-        case GgmlType::Q3_K: return PackedFormat::q3_k;
-        case GgmlType::Q4_K: return PackedFormat::q4_k;
-        case GgmlType::Q5_K: return PackedFormat::q5_k;
-        case GgmlType::Q6_K: return PackedFormat::q6_k;
-        default: return std::nullopt;
+        case GgmlType::Q8_0:
+            return PackedFormat::q8_0;
+        case GgmlType::Q4_0:
+            return PackedFormat::q4_0;
+        case GgmlType::Q4_1:
+            return PackedFormat::q4_1;
+        case GgmlType::Q5_0:
+            return PackedFormat::q5_0;
+        case GgmlType::Q5_1:
+            return PackedFormat::q5_1;
+        case GgmlType::Q2_K:
+            return PackedFormat::q2_k;
+        case GgmlType::Q3_K:
+            return PackedFormat::q3_k;
+        case GgmlType::Q4_K:
+            return PackedFormat::q4_k;
+        case GgmlType::Q5_K:
+            return PackedFormat::q5_k;
+        case GgmlType::Q6_K:
+            return PackedFormat::q6_k;
+        default:
+            return std::nullopt;
     }
 }
 
@@ -53,7 +64,6 @@ Place place(int i, int k) {
     return {static_cast<size_t>(4 * i + k % 4), k / 4};
 }
 
-
 int get_bits8(const uint8_t* q, int i, int k) {
     const Place p = place(i, k);
     return q[64 * p.chunk + p.byte];
@@ -74,16 +84,23 @@ int get_plane(const uint8_t* q, int i, int k) {
 // The unsigned value u of row i, value k of a packed block.
 int packed_value(PackedFormat f, const uint8_t* q, int i, int k) {
     switch (f) {
-        case PackedFormat::q8_0: return get_bits8(q, i, k);
+        case PackedFormat::q8_0:
+            return get_bits8(q, i, k);
         case PackedFormat::q4_0:
         case PackedFormat::q4_1:
-        case PackedFormat::q4_k: return get_nibble(q, i, k);
+        case PackedFormat::q4_k:
+            return get_nibble(q, i, k);
         case PackedFormat::q5_0:
-        case PackedFormat::q5_1: return get_nibble(q, i, k) | get_plane(q + 256, i, k) << 4;
-        case PackedFormat::q5_k: return get_nibble(q, i, k) | get_plane(q + 2048, i, k) << 4;
-        case PackedFormat::q2_k: return get_2bit(q, i, k);
-        case PackedFormat::q3_k: return get_2bit(q, i, k) | get_plane(q + 1024, i, k) << 2;
-        case PackedFormat::q6_k: return get_nibble(q, i, k) | get_2bit(q + 2048, i, k) << 4;
+        case PackedFormat::q5_1:
+            return get_nibble(q, i, k) | get_plane(q + 256, i, k) << 4;
+        case PackedFormat::q5_k:
+            return get_nibble(q, i, k) | get_plane(q + 2048, i, k) << 4;
+        case PackedFormat::q2_k:
+            return get_2bit(q, i, k);
+        case PackedFormat::q3_k:
+            return get_2bit(q, i, k) | get_plane(q + 1024, i, k) << 2;
+        case PackedFormat::q6_k:
+            return get_nibble(q, i, k) | get_2bit(q + 2048, i, k) << 4;
     }
     return 0;
 }
@@ -101,14 +118,15 @@ void store_word(uint8_t* q, int vec, uint32_t w) {
 // Vector t of nibbles: chunk 2t in the low nibbles, 2t + 1 in the high ones.
 void put_nibble_words(const uint8_t* u, int chunks, uint8_t* q) {
     for (int t = 0; t < chunks / 2; ++t)
-        store_word(q, t, (word_at(u, 2 * t) & 0x0F0F0F0Fu) |
-                             ((word_at(u, 2 * t + 1) & 0x0F0F0F0Fu) << 4));
+        store_word(
+            q, t, (word_at(u, 2 * t) & 0x0F0F0F0Fu) | ((word_at(u, 2 * t + 1) & 0x0F0F0F0Fu) << 4));
 }
 // Vector t of two-bit fields: bits 2s of chunk 4t + s, from bit `shift` of each value.
 void put_2bit_words(const uint8_t* u, int chunks, int shift, uint8_t* q) {
     for (int t = 0; t < chunks / 4; ++t) {
         uint32_t w = 0;
-        for (int s = 0; s < 4; ++s) w |= ((word_at(u, 4 * t + s) >> shift) & 0x03030303u) << (2 * s);
+        for (int s = 0; s < 4; ++s)
+            w |= ((word_at(u, 4 * t + s) >> shift) & 0x03030303u) << (2 * s);
         store_word(q, t, w);
     }
 }
@@ -190,10 +208,10 @@ void pack_group(GgmlType type, const uint8_t* src, size_t row_bytes, int64_t n_r
     const int offset = L.offset;
     const int gpb = L.block / kUnpackGroup;  // groups of 16 per block
     for (int64_t i = 0; i < n_rows; ++i)
-        unpack_row_int8(type, src + static_cast<size_t>(i) * row_bytes, K,
-                        {s.q.data() + i * K, s.scale.data() + i * n_groups16,
-                         s.min.data() + i * n_groups16, s.d.data() + i * nb,
-                         s.dmin.data() + i * nb});
+        unpack_row_int8(
+            type, src + static_cast<size_t>(i) * row_bytes, K,
+            {s.q.data() + i * K, s.scale.data() + i * n_groups16, s.min.data() + i * n_groups16,
+             s.d.data() + i * nb, s.dmin.data() + i * nb});
     const size_t total = group_bytes(f, nb);
     std::memset(out, 0, total);
     uint8_t* meta_region = out;
@@ -255,9 +273,13 @@ void unpack_packed_row(PackedFormat f, const uint8_t* group, int64_t K, int row,
             switch (f) {
                 case PackedFormat::q8_0:
                 case PackedFormat::q4_0:
-                case PackedFormat::q5_0: y = d * static_cast<float>(v); break;
+                case PackedFormat::q5_0:
+                    y = d * static_cast<float>(v);
+                    break;
                 case PackedFormat::q4_1:
-                case PackedFormat::q5_1: y = static_cast<float>(v) * d + get_fp16(meta + 32 + 2 * row); break;
+                case PackedFormat::q5_1:
+                    y = static_cast<float>(v) * d + get_fp16(meta + 32 + 2 * row);
+                    break;
                 case PackedFormat::q2_k: {
                     const uint8_t sm = meta[64 + 32 * (g16 / 2) + 2 * row + g16 % 2];
                     y = (d * static_cast<float>(sm & 15)) * static_cast<float>(v) -
@@ -283,7 +305,8 @@ void unpack_packed_row(PackedFormat f, const uint8_t* group, int64_t K, int row,
     }
 }
 
-// ---- Scalar kernels ------------------------------------------------------------------------------
+// ---- Scalar kernels
+// ------------------------------------------------------------------------------
 
 namespace {
 

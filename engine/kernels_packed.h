@@ -54,16 +54,16 @@ struct PackedLayout {
 //   q4_k: 32 nibble vectors; q5_k: the same plus 8 bit planes
 //   q6_k: 32 nibble vectors (low 4 bits) plus 16 two-bit vectors (high 2 bits)
 constexpr PackedLayout kLayouts[kPackedFormats] = {
-    {32, 32, 512, 128, false},       // q8_0
-    {32, 32, 256, 8, false},         // q4_0
-    {32, 64, 256, 0, false},         // q4_1
-    {32, 32, 320, 16, false},        // q5_0
-    {32, 64, 320, 0, false},         // q5_1
-    {256, 320, 1024, 0, true},       // q2_k
-    {256, 288, 1536, 4, true},       // q3_k
-    {256, 320, 2048, 0, true},       // q4_k
-    {256, 320, 2560, 0, true},       // q5_k
-    {256, 288, 3072, 32, true},      // q6_k
+    {32, 32, 512, 128, false},   // q8_0
+    {32, 32, 256, 8, false},     // q4_0
+    {32, 64, 256, 0, false},     // q4_1
+    {32, 32, 320, 16, false},    // q5_0
+    {32, 64, 320, 0, false},     // q5_1
+    {256, 320, 1024, 0, true},   // q2_k
+    {256, 288, 1536, 4, true},   // q3_k
+    {256, 320, 2048, 0, true},   // q4_k
+    {256, 320, 2560, 0, true},   // q5_k
+    {256, 288, 3072, 32, true},  // q6_k
 };
 
 static constexpr const PackedLayout& layout(PackedFormat f) {
@@ -87,10 +87,10 @@ static constexpr size_t group_bytes(PackedFormat f, int64_t n_blocks) {
 // starts at q + b·K, d + b·(K / block), sum16 + b·(K / 16), sum32 / s + b·(K / 32).
 struct QuantizedActs {
     const int8_t* q = nullptr;
-    const float* d = nullptr;       // scale per block
-    const int16_t* sum16 = nullptr; // sum of each 16 integers
-    const int16_t* sum32 = nullptr; // sum of each 32 integers
-    const float* s = nullptr;       // Q8_1's s per 32: F16-rounded d · sum32 (Q4_1, Q5_1)
+    const float* d = nullptr;        // scale per block
+    const int16_t* sum16 = nullptr;  // sum of each 16 integers
+    const int16_t* sum32 = nullptr;  // sum of each 32 integers
+    const float* s = nullptr;        // Q8_1's s per 32: F16-rounded d · sum32 (Q4_1, Q5_1)
     int64_t n = 0;
     int64_t K = 0;
 };
@@ -100,7 +100,7 @@ struct PackedGemm {
     PackedFormat format;
     const uint8_t* data;  // group 0
     size_t group_bytes;
-    size_t meta_region;   // offset of the quants in a group
+    size_t meta_region;  // offset of the quants in a group
     int64_t rows;
     int64_t n_blocks;
     QuantizedActs a;

@@ -17,8 +17,9 @@ KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_wi
     const uint64_t bytes = static_cast<uint64_t>(n_layer) * static_cast<uint64_t>(n_cells) *
                            static_cast<uint64_t>(k_width + v_width) * sizeof(uint16_t);
     if (const uint64_t available = available_memory_bytes(); bytes > available)
-        fail("a context of ", n_cells, " tokens needs ", human_bytes(bytes), " for its KV cache, but only ",
-             human_bytes(available), " of memory is available; use a smaller context");
+        fail("a context of ", n_cells, " tokens needs ", human_bytes(bytes),
+             " for its KV cache, but only ", human_bytes(available),
+             " of memory is available; use a smaller context");
     cells_.resize(static_cast<size_t>(n_cells));
     k_.assign(static_cast<size_t>(n_layer * n_cells * k_width), uint16_t{0});
     v_.assign(static_cast<size_t>(n_layer * n_cells * v_width), uint16_t{0});

@@ -15,12 +15,12 @@
 namespace ponder {
 
 class LanguageModel {
-public:
+  public:
     // Throws ponder::Error naming the file and what is wrong with it.
     static std::shared_ptr<LanguageModel> load(const std::filesystem::path& path);
     // `bytes` must outlive the model (e.g. a file linked into the binary).
     static std::shared_ptr<LanguageModel> from_memory(std::span<const uint8_t> bytes,
-                                                       std::string name);
+                                                      std::string name);
 
     const Model& model() const { return model_; }
     const Tokenizer& tokenizer() const { return tokenizer_; }
@@ -32,13 +32,13 @@ public:
     bool has_chat_template() const { return chat_template_.has_value(); }
 
     const std::string& name() const { return name_; }  // general.name, else the file name
-    const std::string& path() const { return path_; }   // what it was loaded from
+    const std::string& path() const { return path_; }  // what it was loaded from
     double load_seconds() const { return load_seconds_; }
 
     // Replaces the chat template (e.g. `--chat-template FILE`); throws on a syntax error.
     void override_chat_template(std::string_view source);
 
-private:
+  private:
     LanguageModel(Model model, Tokenizer tokenizer, std::optional<std::string> template_source,
                   std::string name, std::string path);
 

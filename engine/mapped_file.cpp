@@ -39,7 +39,8 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path.string())
 }
 
 void MappedFile::release(std::span<const uint8_t> range) const {
-    if (range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+    if (range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_)
+        return;
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto begin = (reinterpret_cast<uintptr_t>(range.data()) + page - 1) / page * page;
     const auto end = (reinterpret_cast<uintptr_t>(range.data()) + range.size()) / page * page;

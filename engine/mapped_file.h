@@ -9,7 +9,7 @@
 namespace ponder {
 
 class MappedFile {
-public:
+  public:
     // Throws ponder::Error naming the path when the file cannot be opened or mapped.
     explicit MappedFile(const std::filesystem::path& path);
     ~MappedFile();
@@ -24,7 +24,7 @@ public:
     // range again is still valid; it pages back in from the file.
     void release(std::span<const uint8_t> range) const;
 
-private:
+  private:
     std::string path_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;

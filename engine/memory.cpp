@@ -35,18 +35,23 @@ uint64_t read_meminfo(std::string_view name) {
     std::string unit;
     while (in >> key >> kib) {
         std::getline(in, unit);
-        if (key.size() == name.size() + 1 && key.starts_with(name) && key.back() == ':') return kib * 1024;
+        if (key.size() == name.size() + 1 && key.starts_with(name) && key.back() == ':')
+            return kib * 1024;
     }
     return kUnlimited;
 }
 
-uint64_t cgroup_limit() { return read_limit_file("/sys/fs/cgroup/memory.max"); }
+uint64_t cgroup_limit() {
+    return read_limit_file("/sys/fs/cgroup/memory.max");
+}
 
 }  // namespace
 
 uint64_t physical_memory_bytes() {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    uint64_t physical = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : kUnlimited;
+    uint64_t physical = pages > 0 && page > 0
+                            ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                            : kUnlimited;
     return std::min(physical, cgroup_limit());
 }
 
@@ -70,10 +75,14 @@ uint64_t available_memory_bytes() {
 
 std::string human_bytes(uint64_t n) {
     char buf[32];
-    if (n >= (uint64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(uint64_t{1} << 30));
-    else if (n >= (uint64_t{1} << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(uint64_t{1} << 20));
-    else if (n >= (uint64_t{1} << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", n / double(uint64_t{1} << 10));
-    else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+    if (n >= (uint64_t{1} << 30))
+        std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(uint64_t{1} << 30));
+    else if (n >= (uint64_t{1} << 20))
+        std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(uint64_t{1} << 20));
+    else if (n >= (uint64_t{1} << 10))
+        std::snprintf(buf, sizeof buf, "%.1f KiB", n / double(uint64_t{1} << 10));
+    else
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
     return buf;
 }
 

@@ -11,7 +11,8 @@ namespace ponder {
 
 bool is_huggingface_model(const std::filesystem::path& path) {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) return std::filesystem::exists(path / "config.json", ec);
+    if (std::filesystem::is_directory(path, ec))
+        return std::filesystem::exists(path / "config.json", ec);
     return path.filename() == "config.json";
 }
 
@@ -35,12 +36,13 @@ std::optional<std::string> model_chat_template(const std::filesystem::path& path
     if (it->is_array()) {
         // [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
         for (const auto& entry : *it) {
-            if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
-                entry["template"].is_string())
+            if (entry.is_object() && entry.value("name", "") == "default" &&
+                entry.contains("template") && entry["template"].is_string())
                 return entry["template"].get<std::string>();
         }
     }
-    fail(config.string(), ": chat_template is neither a string nor a list with a \"default\" entry");
+    fail(config.string(),
+         ": chat_template is neither a string nor a list with a \"default\" entry");
 }
 
 }  // namespace ponder

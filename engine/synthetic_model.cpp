@@ -85,10 +85,12 @@ std::vector<TensorPlan> plan(const SyntheticModelSpec& s) {
                         static_cast<int64_t>(cols));
     };
     std::vector<TensorPlan> out;
-    out.push_back({"token_embd.weight", {E, V},
+    out.push_back({"token_embd.weight",
+                   {E, V},
                    s.tied_embeddings ? output_type(E) : fallback(base, s.n_embd),
                    TensorPlan::matrix});
-    if (!s.tied_embeddings) out.push_back({"output.weight", {E, V}, output_type(E), TensorPlan::matrix});
+    if (!s.tied_embeddings)
+        out.push_back({"output.weight", {E, V}, output_type(E), TensorPlan::matrix});
     out.push_back({"output_norm.weight", {E}, GgmlType::F32, TensorPlan::norm});
     const bool biases = s.architecture == "qwen2";
     for (int64_t l = 0; l < s.n_layer; ++l) {
@@ -96,7 +98,9 @@ std::vector<TensorPlan> plan(const SyntheticModelSpec& s) {
         auto matrix = [&](const std::string& name, uint64_t cols, uint64_t rows, bool more_bits) {
             GgmlType t = base;
             if (mix && more_bits) t = GgmlType::Q6_K;
-            out.push_back({p + name, {cols, rows}, fallback(t, static_cast<int64_t>(cols)),
+            out.push_back({p + name,
+                           {cols, rows},
+                           fallback(t, static_cast<int64_t>(cols)),
                            TensorPlan::matrix});
         };
         const bool more = use_more_bits(l, s.n_layer);
@@ -165,7 +169,8 @@ std::vector<std::string> synthetic_shape_names() {
     return {"smollm2-135m", "qwen2.5-0.5b"};
 }
 
-std::vector<std::pair<std::string, GgmlType>> synthetic_tensor_types(const SyntheticModelSpec& spec) {
+std::vector<std::pair<std::string, GgmlType>> synthetic_tensor_types(
+    const SyntheticModelSpec& spec) {
     std::vector<std::pair<std::string, GgmlType>> out;
     for (const TensorPlan& t : plan(spec)) out.emplace_back(t.name, t.type);
     return out;
@@ -201,7 +206,8 @@ void write_synthetic_model(const SyntheticModelSpec& s, const std::filesystem::p
     w.set_u32(a + "vocab_size", static_cast<uint32_t>(s.n_vocab));
     if (vocabulary) {
         const auto tokens = vocabulary->get_string_array("tokenizer.ggml.tokens");
-        if (!tokens) fail(vocabulary->name(), ": no tokenizer.ggml.tokens to take a vocabulary from");
+        if (!tokens)
+            fail(vocabulary->name(), ": no tokenizer.ggml.tokens to take a vocabulary from");
         if (static_cast<int64_t>(tokens->size()) != s.n_vocab)
             fail(vocabulary->name(), " has ", tokens->size(), " tokens but the model needs ",
                  s.n_vocab);
@@ -217,7 +223,8 @@ void write_synthetic_model(const SyntheticModelSpec& s, const std::filesystem::p
         const auto row_bytes = *ggml_row_bytes(p.type, static_cast<uint64_t>(cols));
         std::vector<uint8_t> bytes(row_bytes * static_cast<size_t>(rows));
         // Matrices: the usual initialisation scale; norms 1 (as trained models roughly are).
-        const float sd = p.kind == TensorPlan::bias ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
+        const float sd =
+            p.kind == TensorPlan::bias ? 0.1f : 1.0f / std::sqrt(static_cast<float>(cols));
         pool.parallel_for(rows, 16, [&](int64_t r0, int64_t r1, int) {
             std::vector<float> values(static_cast<size_t>(cols));
             for (int64_t r = r0; r < r1; ++r) {
@@ -226,8 +233,8 @@ void write_synthetic_model(const SyntheticModelSpec& s, const std::filesystem::p
                 else
                     random_row(s.seed * 1000003u + t * 65537u + static_cast<uint64_t>(r), sd,
                                values.data(), cols);
-                quantize_row(p.type, values.data(), bytes.data() + static_cast<size_t>(r) * row_bytes,
-                             cols);
+                quantize_row(p.type, values.data(),
+                             bytes.data() + static_cast<size_t>(r) * row_bytes, cols);
             }
         });
         w.add_tensor(p.name, p.type, p.dims, std::move(bytes));

@@ -43,7 +43,8 @@ std::vector<std::string> synthetic_shape_names();
 
 // The type of each matrix under `spec.type` (llama.cpp's rules), by GGUF tensor name, in the
 // order the file stores them. Throws ponder::Error for an unknown type name.
-std::vector<std::pair<std::string, GgmlType>> synthetic_tensor_types(const SyntheticModelSpec& spec);
+std::vector<std::pair<std::string, GgmlType>> synthetic_tensor_types(
+    const SyntheticModelSpec& spec);
 
 // Writes the model. `vocabulary`, when given, supplies the tokenizer (every tokenizer.* key,
 // including the chat template); its vocabulary must have spec.n_vocab tokens. Without one the

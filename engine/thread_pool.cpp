@@ -107,7 +107,8 @@ void ThreadPool::worker_loop(int index) {
             // Join only while the caller still has the job open (it checks active_ after
             // closing, so either it waits for us or we see the job closed).
             active_.fetch_add(1, std::memory_order_seq_cst);
-            if (open_job_.load(std::memory_order_seq_cst) == now) job_fn_(job_ctx_, index, n_threads_);
+            if (open_job_.load(std::memory_order_seq_cst) == now)
+                job_fn_(job_ctx_, index, n_threads_);
             if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1) active_.notify_one();
         }
     }

@@ -58,7 +58,9 @@ class ThreadPool {
                 fn(begin, std::min(n, begin + grain), thread);
             }
         };
-        auto invoke = [](void* ctx, int thread, int) { (*static_cast<decltype(body)*>(ctx))(thread); };
+        auto invoke = [](void* ctx, int thread, int) {
+            (*static_cast<decltype(body)*>(ctx))(thread);
+        };
         run_raw(invoke, &body, false);
     }
 

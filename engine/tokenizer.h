@@ -30,7 +30,7 @@ enum class TokenKind : uint8_t {
 };
 
 class Tokenizer {
-public:
+  public:
     // Reads the vocabulary from GGUF metadata (works on vocab-only files). Throws ponder::Error
     // naming the file and key on missing or malformed metadata, or an unsupported
     // tokenizer.ggml.model / tokenizer.ggml.pre.
@@ -80,7 +80,7 @@ public:
     std::string_view model_type() const;  // "llama" or "gpt2"
     std::string_view pre_type() const;    // e.g. "default", "llama-bpe", "qwen2", "smollm"
 
-private:
+  private:
     struct Impl;
     explicit Tokenizer(std::unique_ptr<Impl> impl);
     static Tokenizer load_hf(const std::filesystem::path& tokenizer_json);
@@ -92,7 +92,7 @@ private:
 // bytes that can never form a character come out as U+FFFD. Where decode() cleans spaces, a
 // space is held back until the next few characters show whether it stays.
 class StreamDecoder {
-public:
+  public:
     explicit StreamDecoder(const Tokenizer& tokenizer, bool render_special = false);
     // Complete text made available by this token (may be empty while a character is pending).
     std::string push(TokenId id);
@@ -100,7 +100,7 @@ public:
     // then starts afresh.
     std::string finish();
 
-private:
+  private:
     std::string drain(bool at_end);
 
     const Tokenizer* tokenizer_;

@@ -569,6 +569,8 @@ constexpr CategoryRange kRanges[] = {
 
 }  // namespace
 
-std::span<const CategoryRange> category_ranges() { return kRanges; }
+std::span<const CategoryRange> category_ranges() {
+    return kRanges;
+}
 
 }  // namespace ponder::unicode::data

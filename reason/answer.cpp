@@ -37,7 +37,8 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 // Markup that decorates answers without changing them.
 std::string strip_decoration(std::string_view raw) {
     std::string s(raw);
-    for (std::string_view mark : {"**", "__", "$", "`", "\\(", "\\)", "\\[", "\\]"}) replace_all(s, mark, "");
+    for (std::string_view mark : {"**", "__", "$", "`", "\\(", "\\)", "\\[", "\\]"})
+        replace_all(s, mark, "");
     replace_all(s, "\\,", "");
     replace_all(s, "\\!", "");
     replace_all(s, "\\%", "%");
@@ -59,8 +60,10 @@ std::optional<std::string> last_boxed(std::string_view text) {
         if (open != std::string_view::npos && open <= at + 8) {
             int depth = 0;
             for (size_t i = open; i < text.size(); ++i) {
-                if (text[i] == '{') ++depth;
-                else if (text[i] == '}' && --depth == 0) return std::string(text.substr(open + 1, i - open - 1));
+                if (text[i] == '{')
+                    ++depth;
+                else if (text[i] == '}' && --depth == 0)
+                    return std::string(text.substr(open + 1, i - open - 1));
             }
         }
         if (at == 0) break;
@@ -76,7 +79,8 @@ struct NumberMatch {
 
 // Numbers as people write them: -1,234.5, 3/4, 0.75, 12%.
 const std::regex& number_pattern() {
-    static const std::regex re(R"((-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?)(%?))");
+    static const std::regex re(
+        R"((-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?)(%?))");
     return re;
 }
 
@@ -104,11 +108,16 @@ std::optional<std::string> number_display(const std::string& text) {
 
 std::string_view answer_kind_name(AnswerKind kind) {
     switch (kind) {
-        case AnswerKind::none: return "none";
-        case AnswerKind::number: return "number";
-        case AnswerKind::yes_no: return "yes/no";
-        case AnswerKind::option: return "option";
-        case AnswerKind::text: return "text";
+        case AnswerKind::none:
+            return "none";
+        case AnswerKind::number:
+            return "number";
+        case AnswerKind::yes_no:
+            return "yes/no";
+        case AnswerKind::option:
+            return "option";
+        case AnswerKind::text:
+            return "text";
     }
     return "none";
 }
@@ -122,7 +131,8 @@ Answer normalize_answer(std::string_view raw_in) {
     std::string low = lower(s);
 
     // yes / no, possibly followed by a reason: "Yes, because ..."
-    static const std::regex yes_no(R"(^(yes|no|true|false|correct|incorrect)\b.*)", std::regex::icase);
+    static const std::regex yes_no(R"(^(yes|no|true|false|correct|incorrect)\b.*)",
+                                   std::regex::icase);
     std::smatch m;
     if (std::regex_match(low, m, yes_no)) {
         std::string word = m[1];
@@ -133,10 +143,12 @@ Answer normalize_answer(std::string_view raw_in) {
     }
 
     // Option letters: "B", "(B)", "B)", "B.", "Option B", "choice (c)"
-    static const std::regex option(R"(^(?:option|choice)?\s*\(?([a-e])\)?(?:[.:)]\s.*|[.:)])?$)", std::regex::icase);
+    static const std::regex option(R"(^(?:option|choice)?\s*\(?([a-e])\)?(?:[.:)]\s.*|[.:)])?$)",
+                                   std::regex::icase);
     if (s.size() <= 80 && std::regex_match(s, m, option)) {
         a.kind = AnswerKind::option;
-        a.key = a.display = std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(m[1].str()[0]))));
+        a.key = a.display = std::string(
+            1, static_cast<char>(std::toupper(static_cast<unsigned char>(m[1].str()[0]))));
         return a;
     }
 
@@ -158,8 +170,10 @@ Answer normalize_answer(std::string_view raw_in) {
     // Anything else: a short string, compared without case, articles or punctuation.
     std::string key;
     for (char c : low) {
-        if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80) key += c;
-        else if (!key.empty() && key.back() != ' ') key += ' ';
+        if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80)
+            key += c;
+        else if (!key.empty() && key.back() != ' ')
+            key += ' ';
     }
     key = trim(key);
     for (std::string_view article : {"the ", "a ", "an "}) {
@@ -193,11 +207,13 @@ Answer extract_answer(std::string_view chain) {
         std::regex::icase);
     static const std::regex hashes(R"((?:^|\n)\s*####\s*([^\n]+))");
     std::optional<std::string> found;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), answer_line); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), answer_line);
+         it != std::sregex_iterator(); ++it) {
         if (!trim((*it)[1].str()).empty()) found = (*it)[1].str();
     }
     if (!found) {
-        for (auto it = std::sregex_iterator(text.begin(), text.end(), hashes); it != std::sregex_iterator(); ++it) {
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), hashes);
+             it != std::sregex_iterator(); ++it) {
             found = (*it)[1].str();
         }
     }
@@ -207,9 +223,11 @@ Answer extract_answer(std::string_view chain) {
     }
 
     // "... the answer is 29." within a sentence.
-    static const std::regex answer_is(R"(answer\s+is\s*:?\s*([^\n.,;]+(?:\.\d+)?))", std::regex::icase);
+    static const std::regex answer_is(R"(answer\s+is\s*:?\s*([^\n.,;]+(?:\.\d+)?))",
+                                      std::regex::icase);
     std::optional<std::string> sentence;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), answer_is); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), answer_is);
+         it != std::sregex_iterator(); ++it) {
         sentence = (*it)[1].str();
     }
     if (sentence) {
@@ -219,7 +237,8 @@ Answer extract_answer(std::string_view chain) {
 
     // Fallback: the last number in the text.
     std::optional<std::string> last;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), number_pattern()); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), number_pattern());
+         it != std::sregex_iterator(); ++it) {
         last = (*it)[0].str();
     }
     if (last) {

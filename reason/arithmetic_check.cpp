@@ -10,21 +10,25 @@ namespace ponder {
 
 namespace {
 
-bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
+bool is_digit(char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
 
 // Characters an arithmetic expression is made of (ASCII; × and ÷ are handled as UTF-8 bytes).
 bool expression_byte(unsigned char c) {
-    return std::isdigit(c) || c == ' ' || c == '.' || c == ',' || c == '+' || c == '-' || c == '*' ||
-           c == '/' || c == '(' || c == ')' || c == '^' || c == '%' || c == 'x' || c == 'X' || c >= 0x80;
+    return std::isdigit(c) || c == ' ' || c == '.' || c == ',' || c == '+' || c == '-' ||
+           c == '*' || c == '/' || c == '(' || c == ')' || c == '^' || c == '%' || c == 'x' ||
+           c == 'X' || c >= 0x80;
 }
 
 bool has_operator_between_numbers(std::string_view e) {
     bool seen_digit = false;
     for (size_t i = 0; i < e.size(); ++i) {
         char c = e[i];
-        if (is_digit(c)) seen_digit = true;
-        else if (seen_digit && (c == '+' || c == '*' || c == '/' || c == '^' || c == 'x' || c == 'X' ||
-                                c == '-' || static_cast<unsigned char>(c) >= 0x80)) {
+        if (is_digit(c))
+            seen_digit = true;
+        else if (seen_digit && (c == '+' || c == '*' || c == '/' || c == '^' || c == 'x' ||
+                                c == 'X' || c == '-' || static_cast<unsigned char>(c) >= 0x80)) {
             for (size_t j = i + 1; j < e.size(); ++j) {
                 if (is_digit(e[j])) return true;
             }
@@ -54,7 +58,8 @@ Rational rounding_tolerance(std::string_view number) {
     size_t point = number.find('.');
     if (point == std::string_view::npos) return Rational(0);
     __int128 scale = 1;
-    for (size_t i = point + 1; i < number.size() && is_digit(number[i]) && i < point + 30; ++i) scale *= 10;
+    for (size_t i = point + 1; i < number.size() && is_digit(number[i]) && i < point + 30; ++i)
+        scale *= 10;
     return Rational::of(1, 2 * scale);
 }
 
@@ -70,11 +75,14 @@ std::vector<ArithmeticClaim> check_arithmetic(std::string_view text) {
     std::vector<ArithmeticClaim> claims;
     for (size_t eq = text.find('='); eq != std::string_view::npos; eq = text.find('=', eq + 1)) {
         // "==", "<=", ">=", "!=" are not claims of equality of a computation.
-        if ((eq + 1 < text.size() && text[eq + 1] == '=') || (eq > 0 && std::string_view("=<>!").find(text[eq - 1]) != std::string_view::npos)) {
+        if ((eq + 1 < text.size() && text[eq + 1] == '=') ||
+            (eq > 0 && std::string_view("=<>!").find(text[eq - 1]) != std::string_view::npos)) {
             continue;
         }
         size_t left_start = eq;
-        while (left_start > 0 && expression_byte(static_cast<unsigned char>(text[left_start - 1])) && eq - left_start < 200) {
+        while (left_start > 0 &&
+               expression_byte(static_cast<unsigned char>(text[left_start - 1])) &&
+               eq - left_start < 200) {
             --left_start;
         }
         auto left = evaluate_suffix(text.substr(left_start, eq - left_start));
@@ -85,7 +93,9 @@ std::vector<ArithmeticClaim> check_arithmetic(std::string_view text) {
         while (r < text.size() && (text[r] == ' ' || text[r] == '$')) ++r;
         size_t number_start = r;
         if (r < text.size() && text[r] == '-') ++r;
-        while (r < text.size() && (is_digit(text[r]) || ((text[r] == '.' || text[r] == ',') && r + 1 < text.size() && is_digit(text[r + 1])))) {
+        while (r < text.size() &&
+               (is_digit(text[r]) || ((text[r] == '.' || text[r] == ',') && r + 1 < text.size() &&
+                                      is_digit(text[r + 1])))) {
             ++r;
         }
         std::string claimed(text.substr(number_start, r - number_start));

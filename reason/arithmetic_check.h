@@ -12,7 +12,7 @@ struct ArithmeticClaim {
     std::string claimed;     // right-hand side as written: "36"
     std::string actual;      // exact value of the left-hand side
     bool correct = false;
-    size_t offset = 0;       // byte offset of the '=' in the text
+    size_t offset = 0;  // byte offset of the '=' in the text
 };
 
 std::vector<ArithmeticClaim> check_arithmetic(std::string_view text);

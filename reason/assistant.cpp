@@ -49,16 +49,20 @@ Assistant::Assistant(std::shared_ptr<const LanguageModel> model, AssistantOption
     : model_(std::move(model)),
       context_size_(conversation_context(*model_, options.context)),
       context_(model_->model(),
-               ContextOptions{.n_ctx = context_size_ + std::max(0, options.extra_cells), .n_batch = 512, .n_threads = 0}) {
+               ContextOptions{.n_ctx = context_size_ + std::max(0, options.extra_cells),
+                              .n_batch = 512,
+                              .n_threads = 0}) {
     const Tokenizer& tok = model_->tokenizer();
     for (TokenId id = 0; id < tok.vocab_size(); ++id) {
         max_token_bytes_ = std::max(max_token_bytes_, tok.token_text(id).size());
     }
 }
 
-std::string Assistant::render(std::span<const Message> conversation, bool add_generation_prompt) const {
+std::string Assistant::render(std::span<const Message> conversation,
+                              bool add_generation_prompt) const {
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    for (const auto& m : conversation) messages.push_back({{"role", m.role}, {"content", m.content}});
+    for (const auto& m : conversation)
+        messages.push_back({{"role", m.role}, {"content", m.content}});
     ChatTemplateOptions options;
     options.add_generation_prompt = add_generation_prompt;
     const Tokenizer& tok = model_->tokenizer();
@@ -81,7 +85,8 @@ std::vector<TokenId> Assistant::tokenize_prompt(std::string_view prompt_text) co
     check_length(prompt_text.size());
     const auto n_ctx = static_cast<size_t>(context_size_);
     const Tokenizer& tok = model_->tokenizer();
-    std::vector<TokenId> tokens = tok.encode(prompt_text, /*add_special=*/true, /*parse_special=*/true);
+    std::vector<TokenId> tokens =
+        tok.encode(prompt_text, /*add_special=*/true, /*parse_special=*/true);
     // Templates that print bos_token themselves would otherwise get a second one.
     if (tokens.size() >= 2 && tok.bos() && tokens[0] == *tok.bos() && tokens[1] == *tok.bos()) {
         tokens.erase(tokens.begin());
@@ -104,7 +109,9 @@ Reply Assistant::generate_from(std::vector<TokenId> prompt, const GenerateOption
     // Keep the longest cached prefix, but always leave at least one token to process: its
     // logits start the answer.
     size_t common = 0;
-    while (common < cached_.size() && common + 1 < prompt.size() && cached_[common] == prompt[common]) ++common;
+    while (common < cached_.size() && common + 1 < prompt.size() &&
+           cached_[common] == prompt[common])
+        ++common;
     KvCache& kv = context_.kv_cache();
     kv.seq_keep(0);
     kv.seq_remove(0, static_cast<Pos>(common), -1);

@@ -34,9 +34,9 @@ struct AssistantOptions {
 struct Reply {
     std::string text;
     StopReason stop_reason = StopReason::eos;
-    GenerationTimings timings;   // timings.prompt_tokens counts the tokens actually processed
-    int64_t prompt_tokens = 0;   // the whole prompt
-    int64_t reused_tokens = 0;   // of which served from the cache
+    GenerationTimings timings;  // timings.prompt_tokens counts the tokens actually processed
+    int64_t prompt_tokens = 0;  // the whole prompt
+    int64_t reused_tokens = 0;  // of which served from the cache
 };
 
 using TextCallback = std::function<void(std::string_view text)>;
@@ -48,7 +48,7 @@ nlohmann::json timings_json(const Reply& reply, double load_seconds);
 GenerateOptions generate_options(const SamplingSettings& settings);
 
 class Assistant {
-public:
+  public:
     Assistant(std::shared_ptr<const LanguageModel> model, AssistantOptions options);
 
     const LanguageModel& model() const { return *model_; }
@@ -58,7 +58,8 @@ public:
     int64_t context_size() const { return context_size_; }
 
     // The prompt text for a conversation, through the model's chat template.
-    std::string render(std::span<const Message> conversation, bool add_generation_prompt = true) const;
+    std::string render(std::span<const Message> conversation,
+                       bool add_generation_prompt = true) const;
     // Prompt text to tokens: BOS as the model wants it (never twice), special tokens parsed.
     // Throws ponder::Error when the text cannot fit in the context.
     std::vector<TokenId> tokenize_prompt(std::string_view prompt_text) const;
@@ -80,7 +81,7 @@ public:
     // Call after using context() directly: the cached prefix is no longer known to be there.
     void forget_cache();
 
-private:
+  private:
     std::shared_ptr<const LanguageModel> model_;
     int64_t context_size_;
     Context context_;

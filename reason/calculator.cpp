@@ -11,7 +11,7 @@ namespace {
 constexpr int kMaxDepth = 200;  // bounds recursion on "((((((..."
 
 class Parser {
-public:
+  public:
     explicit Parser(std::string_view text) : text_(text) {}
 
     Rational parse() {
@@ -21,7 +21,7 @@ public:
         return v;
     }
 
-private:
+  private:
     [[noreturn]] void error(const std::string& what) const {
         fail("calculator: ", what, " at position ", pos_ + 1, " of '", text_, "'");
     }
@@ -42,9 +42,12 @@ private:
     Rational sum() {
         Rational v = product();
         for (;;) {
-            if (match("+")) v = v + product();
-            else if (match("-") || match("\u2212")) v = v - product();
-            else return v;
+            if (match("+"))
+                v = v + product();
+            else if (match("-") || match("\u2212"))
+                v = v - product();
+            else
+                return v;
         }
     }
 
@@ -53,9 +56,12 @@ private:
         for (;;) {
             skip_space();
             if (text_.substr(pos_, 2) == "**") return v;  // handled by power()
-            if (match("*") || match("\u00d7") || match("\u22c5") || match_times_letter()) v = v * power();
-            else if (match("/") || match("\u00f7")) v = v / power();
-            else return v;
+            if (match("*") || match("\u00d7") || match("\u22c5") || match_times_letter())
+                v = v * power();
+            else if (match("/") || match("\u00f7"))
+                v = v / power();
+            else
+                return v;
         }
     }
 
@@ -65,7 +71,8 @@ private:
         if (pos_ < text_.size() && (text_[pos_] == 'x' || text_[pos_] == 'X')) {
             size_t after = pos_ + 1;
             while (after < text_.size() && text_[after] == ' ') ++after;
-            if (after < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[after])) || text_[after] == '(')) {
+            if (after < text_.size() &&
+                (std::isdigit(static_cast<unsigned char>(text_[after])) || text_[after] == '(')) {
                 pos_ += 1;
                 return true;
             }
@@ -106,9 +113,12 @@ private:
                              std::isdigit(static_cast<unsigned char>(text_[pos_ + 1])) &&
                              std::isdigit(static_cast<unsigned char>(text_[pos_ + 2])) &&
                              std::isdigit(static_cast<unsigned char>(text_[pos_ + 3])) &&
-                             (pos_ + 4 >= text_.size() || !std::isdigit(static_cast<unsigned char>(text_[pos_ + 4])));
-            if (digit || c == '.' || thousands) ++pos_;
-            else break;
+                             (pos_ + 4 >= text_.size() ||
+                              !std::isdigit(static_cast<unsigned char>(text_[pos_ + 4])));
+            if (digit || c == '.' || thousands)
+                ++pos_;
+            else
+                break;
         }
         if (start == pos_) {
             if (pos_ >= text_.size()) error("expression ends too early");

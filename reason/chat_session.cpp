@@ -14,7 +14,8 @@ std::vector<Message> ChatSession::messages() const {
     return out;
 }
 
-Reply ChatSession::say(const std::string& user_text, const TextCallback& on_text, const std::atomic<bool>* cancel) {
+Reply ChatSession::say(const std::string& user_text, const TextCallback& on_text,
+                       const std::atomic<bool>* cancel) {
     turns_.push_back({"user", user_text});
     Reply reply;
     try {
@@ -89,16 +90,18 @@ std::string ChatSession::load_json(const nlohmann::json& session) {
         if (!session["settings"].is_object()) fail("session: \"settings\" must be an object");
         for (const auto& [name, value] : session["settings"].items()) {
             const SettingInfo* info = find_setting(name);
-            if (!info || !value.is_string()) fail("session: unknown or malformed setting '", name, "'");
+            if (!info || !value.is_string())
+                fail("session: unknown or malformed setting '", name, "'");
             info->set(restored, value.get<std::string>());
         }
     }
     restored.system = session.value("system", std::string());
     std::vector<Message> turns;
-    if (!session.contains("turns") || !session["turns"].is_array()) fail("session: \"turns\" must be an array");
+    if (!session.contains("turns") || !session["turns"].is_array())
+        fail("session: \"turns\" must be an array");
     for (const auto& t : session["turns"]) {
-        if (!t.is_object() || !t.contains("role") || !t.contains("content") || !t["role"].is_string() ||
-            !t["content"].is_string()) {
+        if (!t.is_object() || !t.contains("role") || !t.contains("content") ||
+            !t["role"].is_string() || !t["content"].is_string()) {
             fail("session: every turn needs a \"role\" and a \"content\" string");
         }
         turns.push_back({t["role"].get<std::string>(), t["content"].get<std::string>()});

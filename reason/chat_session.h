@@ -16,7 +16,7 @@
 namespace ponder {
 
 class ChatSession {
-public:
+  public:
     ChatSession(Assistant& assistant, Settings settings);
 
     Settings& settings() { return settings_; }
@@ -38,8 +38,8 @@ public:
     // Answers the last user turn again (a new sample). Throws when there is no turn yet.
     Reply retry(const TextCallback& on_text = {}, const std::atomic<bool>* cancel = nullptr);
 
-    // Records an exchange answered some other way (contemplation, a tool-use loop, an earlier logged
-    // conversation), so that later turns see it.
+    // Records an exchange answered some other way (contemplation, a tool-use loop, an earlier
+    // logged conversation), so that later turns see it.
     void add_exchange(std::string user_text, std::string answer);
     // Removes the last user/assistant pair (e.g. to answer it again another way); false when the
     // conversation does not end with one.
@@ -58,7 +58,7 @@ public:
     // naming what is malformed. Returns the model path recorded in it.
     std::string load_json(const nlohmann::json& session);
 
-private:
+  private:
     Assistant* assistant_;
     Settings settings_;
     std::vector<Message> turns_;

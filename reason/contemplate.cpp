@@ -53,7 +53,8 @@ std::string reasoning_of(const std::string& chain) {
     return text;
 }
 
-std::vector<Message> reasoning_conversation(std::span<const Message> conversation, const std::string& user_turn) {
+std::vector<Message> reasoning_conversation(std::span<const Message> conversation,
+                                            const std::string& user_turn) {
     std::vector<Message> out;
     std::string system(kReasoningPrompt);
     for (const auto& m : conversation) {
@@ -67,7 +68,8 @@ std::vector<Message> reasoning_conversation(std::span<const Message> conversatio
     return out;
 }
 
-std::string refinement_turn(const std::string& question, const std::vector<CandidateReport>& candidates,
+std::string refinement_turn(const std::string& question,
+                            const std::vector<CandidateReport>& candidates,
                             const std::vector<ChainReport>& chains) {
     std::string turn = "Question: " + question + "\nEarlier attempts:\n";
     size_t shown = 0;
@@ -76,16 +78,19 @@ std::string refinement_turn(const std::string& question, const std::vector<Candi
         // The heaviest chain behind the candidate speaks for it.
         const ChainReport* best = nullptr;
         for (int i : c.chains) {
-            if (!best || chains[static_cast<size_t>(i)].weight > best->weight) best = &chains[static_cast<size_t>(i)];
+            if (!best || chains[static_cast<size_t>(i)].weight > best->weight)
+                best = &chains[static_cast<size_t>(i)];
         }
-        turn += "- " + c.answer.display + ": " + (best ? one_line(reasoning_of(best->text), 160) : "") + "\n";
+        turn += "- " + c.answer.display + ": " +
+                (best ? one_line(reasoning_of(best->text), 160) : "") + "\n";
     }
     turn += "Check the attempts and solve the question again step by step.";
     return turn;
 }
 
 std::string verifier_turn(const std::string& question, const std::string& answer) {
-    return "Question: " + question + "\nProposed answer: " + answer + "\nIs the proposed answer correct? Reply yes or no.";
+    return "Question: " + question + "\nProposed answer: " + answer +
+           "\nIs the proposed answer correct? Reply yes or no.";
 }
 
 // Token ids that begin a "yes" or a "no" reply, in the spellings models use.
@@ -106,14 +111,17 @@ std::pair<std::vector<TokenId>, std::vector<TokenId>> yes_no_tokens(const Tokeni
     for (TokenId t : yes) {
         if (std::find(no.begin(), no.end(), t) != no.end()) shared.push_back(t);
     }
-    std::erase_if(yes, [&](TokenId t) { return std::find(shared.begin(), shared.end(), t) != shared.end(); });
-    std::erase_if(no, [&](TokenId t) { return std::find(shared.begin(), shared.end(), t) != shared.end(); });
+    std::erase_if(
+        yes, [&](TokenId t) { return std::find(shared.begin(), shared.end(), t) != shared.end(); });
+    std::erase_if(
+        no, [&](TokenId t) { return std::find(shared.begin(), shared.end(), t) != shared.end(); });
     return {yes, no};
 }
 
 // P(yes) for each candidate: one prompt per candidate, their common prefix processed once and
 // shared, the rest of every prompt in one batch.
-std::vector<double> verify(Assistant& assistant, std::span<const Message> conversation, const std::string& question,
+std::vector<double> verify(Assistant& assistant, std::span<const Message> conversation,
+                           const std::string& question,
                            const std::vector<CandidateReport>& candidates, size_t count) {
     std::vector<double> p_yes(count, -1);
     if (count == 0) return p_yes;
@@ -179,9 +187,10 @@ struct Round {
     int64_t prompt_tokens = 0;
 };
 
-Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt, const Settings& settings, int round,
-                    int first_index, uint64_t base_seed, const ContemplationHooks& hooks,
-                    std::vector<ChainProgress>& progress, const std::atomic<bool>* cancel) {
+Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
+                    const Settings& settings, int round, int first_index, uint64_t base_seed,
+                    const ContemplationHooks& hooks, std::vector<ChainProgress>& progress,
+                    const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
     const int n = std::clamp(cs.chains, 1, KvCache::kMaxSequences);
     std::vector<GenerateOptions> options;
@@ -212,7 +221,8 @@ Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt, co
             ++p.tokens;
             std::string& so_far = partial[static_cast<size_t>(i)];
             so_far += text;
-            if (p.answer.empty() && so_far.find("Answer:") != std::string::npos && text.find('\n') != std::string_view::npos) {
+            if (p.answer.empty() && so_far.find("Answer:") != std::string::npos &&
+                text.find('\n') != std::string_view::npos) {
                 p.answer = extract_answer(so_far).display;
             }
             if (hooks.on_progress) hooks.on_progress(progress);
@@ -288,10 +298,11 @@ std::vector<std::string> find_slips(std::string_view question, const std::string
 // The exact check can do more than penalise: a chain that slipped on one step usually knows what
 // to do with the right number. The chain is cut at its first slip, put right, and the
 // model goes on from there, reusing the cached prompt; at most kMaxCorrections times.
-void correct_chain(Assistant& assistant, const std::string& prompt_text, std::string_view question, ChainReport& c,
-                   const Settings& settings, const std::atomic<bool>* cancel) {
+void correct_chain(Assistant& assistant, const std::string& prompt_text, std::string_view question,
+                   ChainReport& c, const Settings& settings, const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
-    for (int k = 0; k < kMaxCorrections && !(cancel && cancel->load()) && c.tokens < cs.think_tokens; ++k) {
+    for (int k = 0;
+         k < kMaxCorrections && !(cancel && cancel->load()) && c.tokens < cs.think_tokens; ++k) {
         const std::vector<std::string> slips = find_slips(question, c.text);
         if (slips.empty()) break;
         const std::string* fixed = &slips.front();
@@ -322,7 +333,8 @@ void score_chain(ChainReport& c, std::string_view question, const ContemplateSet
         c.false_claims = static_cast<int>(find_slips(question, c.text).size());
         c.weight *= std::pow(kFalseStepFactor, c.false_claims);
     }
-    if (c.stop_reason == StopReason::max_tokens || c.stop_reason == StopReason::context_full) c.weight *= 0.5;
+    if (c.stop_reason == StopReason::max_tokens || c.stop_reason == StopReason::context_full)
+        c.weight *= 0.5;
     if (hooks.check) {
         c.custom_check = std::max(0.0, hooks.check(c));
         c.weight *= c.custom_check;
@@ -342,7 +354,8 @@ std::vector<CandidateReport> tally(const std::vector<ChainReport>& chains, bool 
         }
         it->second.chains.push_back(c.index);
         // Without the vote, a candidate is as strong as its best chain.
-        it->second.vote_share = vote ? it->second.vote_share + c.weight : std::max(it->second.vote_share, c.weight);
+        it->second.vote_share =
+            vote ? it->second.vote_share + c.weight : std::max(it->second.vote_share, c.weight);
         total += c.weight;
     }
     std::vector<CandidateReport> out;
@@ -359,8 +372,9 @@ void rank(std::vector<CandidateReport>& candidates) {
         // The verifier scales the vote; it cannot carry an answer no chain supports.
         c.score = c.verifier >= 0 ? c.vote_share * (0.25 + c.verifier) : c.vote_share;
     }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const CandidateReport& a, const CandidateReport& b) { return a.score > b.score; });
+    std::stable_sort(
+        candidates.begin(), candidates.end(),
+        [](const CandidateReport& a, const CandidateReport& b) { return a.score > b.score; });
 }
 
 }  // namespace
@@ -380,7 +394,10 @@ nlohmann::json ContemplationResult::to_json() const {
     for (const auto& c : chains) {
         nlohmann::json claims = nlohmann::json::array();
         for (const auto& a : c.claims) {
-            claims.push_back({{"expression", a.expression}, {"claimed", a.claimed}, {"actual", a.actual}, {"correct", a.correct}});
+            claims.push_back({{"expression", a.expression},
+                              {"claimed", a.claimed},
+                              {"actual", a.actual},
+                              {"correct", a.correct}});
         }
         cs.push_back({{"index", c.index},
                       {"round", c.round},
@@ -400,38 +417,45 @@ nlohmann::json ContemplationResult::to_json() const {
     j["chains"] = cs;
     nlohmann::json votes = nlohmann::json::array();
     for (const auto& c : candidates) {
-        votes.push_back({{"answer", c.answer.display},
-                         {"chains", c.chains},
-                         {"vote_share", c.vote_share},
-                         {"verifier", c.verifier < 0 ? nlohmann::json() : nlohmann::json(c.verifier)},
-                         {"score", c.score}});
+        votes.push_back(
+            {{"answer", c.answer.display},
+             {"chains", c.chains},
+             {"vote_share", c.vote_share},
+             {"verifier", c.verifier < 0 ? nlohmann::json() : nlohmann::json(c.verifier)},
+             {"score", c.score}});
     }
     j["votes"] = votes;
     return j;
 }
 
-ContemplationResult contemplate(Assistant& assistant, std::span<const Message> conversation, const Settings& settings,
-                                const ContemplationHooks& hooks, const std::atomic<bool>* cancel) {
-    if (conversation.empty() || conversation.back().role != "user") fail("contemplate: the conversation must end with a question");
+ContemplationResult contemplate(Assistant& assistant, std::span<const Message> conversation,
+                                const Settings& settings, const ContemplationHooks& hooks,
+                                const std::atomic<bool>* cancel) {
+    if (conversation.empty() || conversation.back().role != "user")
+        fail("contemplate: the conversation must end with a question");
     const auto start = Clock::now();
     const ContemplateSettings& cs = settings.contemplate;
     const std::string question = conversation.back().content;
-    const uint64_t base_seed = settings.sampling.seed ? *settings.sampling.seed : std::random_device{}();
+    const uint64_t base_seed =
+        settings.sampling.seed ? *settings.sampling.seed : std::random_device{}();
 
     ContemplationResult result;
     std::vector<ChainProgress> progress;
     std::vector<Message> messages = reasoning_conversation(conversation, question);
     for (int round = 0; round <= cs.rounds; ++round) {
-        if (round > 0) messages.back().content = refinement_turn(question, result.candidates, result.chains);
+        if (round > 0)
+            messages.back().content = refinement_turn(question, result.candidates, result.chains);
         if (hooks.on_stage) hooks.on_stage(round, round == 0 ? "sampling" : "refining");
         const std::string prompt_text = assistant.render(messages);
         auto prompt = assistant.tokenize_prompt(prompt_text);
-        Round r = sample_chains(assistant, prompt, settings, round, static_cast<int>(result.chains.size()), base_seed,
-                                hooks, progress, cancel);
+        Round r = sample_chains(assistant, prompt, settings, round,
+                                static_cast<int>(result.chains.size()), base_seed, hooks, progress,
+                                cancel);
         result.prompt_tokens += r.prompt_tokens;
         if (cs.arithmetic_check) {
             if (hooks.on_stage) hooks.on_stage(round, "correcting");
-            for (auto& c : r.chains) correct_chain(assistant, prompt_text, question, c, settings, cancel);
+            for (auto& c : r.chains)
+                correct_chain(assistant, prompt_text, question, c, settings, cancel);
             assistant.forget_cache();
         }
         for (auto& c : r.chains) {
@@ -445,8 +469,9 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
         if (cs.verifier && !result.cancelled && !result.candidates.empty()) {
             if (hooks.on_stage) hooks.on_stage(round, "verifying");
             // Candidates with the most support first; the verifier sees at most kMaxVerified.
-            std::stable_sort(result.candidates.begin(), result.candidates.end(),
-                             [](const auto& a, const auto& b) { return a.vote_share > b.vote_share; });
+            std::stable_sort(
+                result.candidates.begin(), result.candidates.end(),
+                [](const auto& a, const auto& b) { return a.vote_share > b.vote_share; });
             size_t count = std::min(result.candidates.size(), kMaxVerified);
             auto p = verify(assistant, messages, question, result.candidates, count);
             for (size_t i = 0; i < count; ++i) result.candidates[i].verifier = p[i];
@@ -457,19 +482,24 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
             continue;  // no chain gave an answer: another round may
         }
         const auto& top = result.candidates.front();
-        bool settled = !cs.vote || top.vote_share >= cs.agreement_threshold || result.candidates.size() == 1;
+        bool settled =
+            !cs.vote || top.vote_share >= cs.agreement_threshold || result.candidates.size() == 1;
         if (settled) break;
     }
 
     if (!result.candidates.empty()) {
         const CandidateReport& top = result.candidates.front();
         result.answer = top.answer;
-        result.confidence = top.verifier >= 0 ? (top.vote_share + top.verifier) / 2 : top.vote_share;
-        if (!cs.vote) result.confidence = top.verifier >= 0 ? top.verifier : std::min(1.0, top.vote_share);
+        result.confidence =
+            top.verifier >= 0 ? (top.vote_share + top.verifier) / 2 : top.vote_share;
+        if (!cs.vote)
+            result.confidence = top.verifier >= 0 ? top.verifier : std::min(1.0, top.vote_share);
         const ChainReport* best = nullptr;
         for (int i : top.chains) {
             const ChainReport& c = result.chains[static_cast<size_t>(i)];
-            if (!best || c.weight > best->weight || (c.weight == best->weight && c.text.size() < best->text.size())) best = &c;
+            if (!best || c.weight > best->weight ||
+                (c.weight == best->weight && c.text.size() < best->text.size()))
+                best = &c;
         }
         if (best) result.justification = reasoning_of(best->text);
     }

@@ -33,7 +33,8 @@ struct ChainReport {
     std::string text;
     Answer answer;
     std::vector<ArithmeticClaim> claims;
-    int false_claims = 0;  // slips: false results and numbers found neither in the question nor earlier
+    int false_claims =
+        0;  // slips: false results and numbers found neither in the question nor earlier
     // Times the arithmetic check cut the chain at a slip (a false result, a number from nowhere),
     // put it right and let the model go on.
     int corrections = 0;
@@ -44,11 +45,11 @@ struct ChainReport {
 };
 
 struct CandidateReport {
-    Answer answer;             // the representative form
-    std::vector<int> chains;   // indices of the chains that reached it
-    double vote_share = 0;     // weighted share of the vote, in [0, 1]
-    double verifier = -1;      // the model's probability of "yes", -1 when not asked
-    double score = 0;          // what the final choice compares
+    Answer answer;            // the representative form
+    std::vector<int> chains;  // indices of the chains that reached it
+    double vote_share = 0;    // weighted share of the vote, in [0, 1]
+    double verifier = -1;     // the model's probability of "yes", -1 when not asked
+    double score = 0;         // what the final choice compares
 };
 
 struct ContemplationResult {

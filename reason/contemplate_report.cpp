@@ -31,8 +31,9 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
     if (show_chains) {
         for (const auto& c : r.chains) {
             char head[160];
-            std::snprintf(head, sizeof head, "--- chain %d (round %d): answer %s, weight %.2f", c.index + 1,
-                          c.round + 1, c.answer.empty() ? "none" : c.answer.display.c_str(), c.weight);
+            std::snprintf(head, sizeof head, "--- chain %d (round %d): answer %s, weight %.2f",
+                          c.index + 1, c.round + 1,
+                          c.answer.empty() ? "none" : c.answer.display.c_str(), c.weight);
             out += head;
             if (c.corrections) out += ", " + std::to_string(c.corrections) + " correction(s)";
             if (c.false_claims) out += ", " + std::to_string(c.false_claims) + " false step(s)";
@@ -43,7 +44,8 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
         out += "---\n";
     }
     if (r.answer.empty()) {
-        out += "No answer: none of the " + std::to_string(r.chains.size()) + " chains reached a final answer.\n";
+        out += "No answer: none of the " + std::to_string(r.chains.size()) +
+               " chains reached a final answer.\n";
         return out;
     }
     out += "Answer: " + r.answer.display + "\n";
@@ -51,9 +53,10 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
     const CandidateReport& top = r.candidates.front();
     size_t answered = 0;
     for (const auto& c : r.chains) answered += c.answer.empty() ? 0 : 1;
-    out += "Confidence: " + percent(r.confidence) + " (" + std::to_string(top.chains.size()) + " of " +
-           std::to_string(r.chains.size()) + " chains";
-    if (answered != r.chains.size()) out += ", " + std::to_string(r.chains.size() - answered) + " without an answer";
+    out += "Confidence: " + percent(r.confidence) + " (" + std::to_string(top.chains.size()) +
+           " of " + std::to_string(r.chains.size()) + " chains";
+    if (answered != r.chains.size())
+        out += ", " + std::to_string(r.chains.size() - answered) + " without an answer";
     out += "; vote " + percent(top.vote_share);
     if (top.verifier >= 0) out += ", verifier " + percent(top.verifier);
     if (r.rounds > 1) out += "; " + std::to_string(r.rounds) + " rounds";
@@ -61,7 +64,8 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
     if (r.candidates.size() > 1) {
         out += "Other answers:";
         for (size_t i = 1; i < r.candidates.size() && i < 4; ++i) {
-            out += " " + r.candidates[i].answer.display + " (" + percent(r.candidates[i].vote_share) + ")";
+            out += " " + r.candidates[i].answer.display + " (" +
+                   percent(r.candidates[i].vote_share) + ")";
         }
         out += "\n";
     }

@@ -47,8 +47,9 @@ std::string now_utc() {
 
 // A prepared statement that finalizes itself.
 class Statement {
-public:
-    Statement(sqlite3* db, const char* sql, const std::filesystem::path& path) : db_(db), path_(path) {
+  public:
+    Statement(sqlite3* db, const char* sql, const std::filesystem::path& path)
+        : db_(db), path_(path) {
         if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
             fail(path.string(), ": ", sqlite3_errmsg(db));
         }
@@ -73,11 +74,12 @@ public:
     int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
     std::string text(int col) const {
         auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+                 : std::string();
     }
     bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
-private:
+  private:
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
     const std::filesystem::path& path_;
@@ -123,7 +125,8 @@ LoggedExchange read_row(const Statement& s) {
 // Opens the database and makes sure the schema is there; throws on any failure.
 sqlite3* open_database(const std::filesystem::path& path) {
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     if (rc != SQLITE_OK) {
         std::string message = db ? sqlite3_errmsg(db) : "out of memory";
         sqlite3_close(db);
@@ -143,7 +146,8 @@ sqlite3* open_database(const std::filesystem::path& path) {
 
 }  // namespace
 
-ConversationLog::ConversationLog(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+ConversationLog::ConversationLog(sqlite3* db, std::filesystem::path path)
+    : db_(db), path_(std::move(path)) {}
 
 ConversationLog::ConversationLog(ConversationLog&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
@@ -157,7 +161,9 @@ ConversationLog& ConversationLog::operator=(ConversationLog&& other) noexcept {
     return *this;
 }
 
-ConversationLog::~ConversationLog() { sqlite3_close(db_); }
+ConversationLog::~ConversationLog() {
+    sqlite3_close(db_);
+}
 
 ConversationLog ConversationLog::open(const std::filesystem::path& file, const Warn& warn) {
     std::error_code ec;
@@ -180,7 +186,8 @@ ConversationLog ConversationLog::open(const std::filesystem::path& file, const W
             if (std::filesystem::exists(side)) std::filesystem::rename(side, side_aside, ec);
         }
         if (warn) {
-            warn(cat(first.what(), "; moved it aside to ", aside.string(), " and started a new log"));
+            warn(cat(first.what(), "; moved it aside to ", aside.string(),
+                     " and started a new log"));
         }
         return ConversationLog(open_database(file), file);
     }
@@ -200,7 +207,9 @@ std::optional<int64_t> ConversationLog::last_conversation() const {
 }
 
 std::vector<LoggedExchange> ConversationLog::conversation(int64_t id) const {
-    Statement s(db_, (std::string(kSelectColumns) + "WHERE conversation_id = ? ORDER BY id").c_str(), path_);
+    Statement s(db_,
+                (std::string(kSelectColumns) + "WHERE conversation_id = ? ORDER BY id").c_str(),
+                path_);
     s.bind(1, id);
     std::vector<LoggedExchange> out;
     while (s.step()) out.push_back(read_row(s));
@@ -210,11 +219,12 @@ std::vector<LoggedExchange> ConversationLog::conversation(int64_t id) const {
 int64_t ConversationLog::append(LoggedExchange e) {
     if (e.conversation_id == 0) e.conversation_id = start_conversation();
     e.created_at = now_utc();
-    Statement s(db_,
-                "INSERT INTO exchanges(conversation_id, created_at, mode, model, system, prompt, answer, "
-                "stop_reason, prompt_tokens, answer_tokens, options, timings, chains) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                path_);
+    Statement s(
+        db_,
+        "INSERT INTO exchanges(conversation_id, created_at, mode, model, system, prompt, answer, "
+        "stop_reason, prompt_tokens, answer_tokens, options, timings, chains) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        path_);
     s.bind(1, e.conversation_id);
     s.bind(2, e.created_at);
     s.bind(3, e.mode);
@@ -227,15 +237,18 @@ int64_t ConversationLog::append(LoggedExchange e) {
     s.bind(10, e.answer_tokens);
     s.bind(11, e.options.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     s.bind(12, e.timings.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    if (e.chains.is_null()) s.bind_null(13);
-    else s.bind(13, e.chains.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (e.chains.is_null())
+        s.bind_null(13);
+    else
+        s.bind(13, e.chains.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     s.step();  // autocommit: durable once this returns
     return sqlite3_last_insert_rowid(db_);
 }
 
 std::vector<LoggedExchange> ConversationLog::recent(int limit, const std::string& search) const {
     std::string sql = kSelectColumns;
-    if (!search.empty()) sql += "WHERE instr(lower(prompt), lower(?1)) > 0 OR instr(lower(answer), lower(?1)) > 0 ";
+    if (!search.empty())
+        sql += "WHERE instr(lower(prompt), lower(?1)) > 0 OR instr(lower(answer), lower(?1)) > 0 ";
     sql += "ORDER BY id DESC LIMIT ?2";
     Statement s(db_, sql.c_str(), path_);
     if (!search.empty()) s.bind(1, search);

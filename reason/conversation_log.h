@@ -33,7 +33,7 @@ struct LoggedExchange {
 };
 
 class ConversationLog {
-public:
+  public:
     using Warn = std::function<void(const std::string&)>;
 
     // Opens or creates the database. A file that is not a usable database is moved aside to
@@ -56,7 +56,7 @@ public:
 
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     ConversationLog(sqlite3* db, std::filesystem::path path);
     sqlite3* db_ = nullptr;
     std::filesystem::path path_;

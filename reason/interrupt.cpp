@@ -39,15 +39,23 @@ void install_interrupt_handler() {
     sigaction(SIGINT, &action, nullptr);
 }
 
-const std::atomic<bool>& interrupt_flag() { return g_interrupted; }
-bool interrupted() { return g_interrupted.load(std::memory_order_relaxed); }
+const std::atomic<bool>& interrupt_flag() {
+    return g_interrupted;
+}
+bool interrupted() {
+    return g_interrupted.load(std::memory_order_relaxed);
+}
 void clear_interrupt() {
     g_interrupted.store(false, std::memory_order_relaxed);
     drain_interrupt_fd();
 }
-void raise_interrupt() { on_sigint(SIGINT); }
+void raise_interrupt() {
+    on_sigint(SIGINT);
+}
 
-int interrupt_fd() { return g_pipe[0]; }
+int interrupt_fd() {
+    return g_pipe[0];
+}
 
 void drain_interrupt_fd() {
     if (g_pipe[0] < 0) return;

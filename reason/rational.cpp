@@ -20,7 +20,9 @@ __int128 gcd(__int128 a, __int128 b) {
     return a;
 }
 
-[[noreturn]] void overflow() { fail("number too large for exact arithmetic"); }
+[[noreturn]] void overflow() {
+    fail("number too large for exact arithmetic");
+}
 
 __int128 mul(__int128 a, __int128 b) {
     __int128 r;
@@ -96,15 +98,19 @@ std::optional<Rational> Rational::parse(std::string_view text) {
                 int exponent = 0;
                 bool exp_negative = false;
                 size_t j = i + 1;
-                if (j < text.size() && (text[j] == '-' || text[j] == '+')) exp_negative = text[j++] == '-';
+                if (j < text.size() && (text[j] == '-' || text[j] == '+'))
+                    exp_negative = text[j++] == '-';
                 if (j >= text.size()) return std::nullopt;
                 for (; j < text.size(); ++j) {
-                    if (!std::isdigit(static_cast<unsigned char>(text[j])) || exponent > 30) return std::nullopt;
+                    if (!std::isdigit(static_cast<unsigned char>(text[j])) || exponent > 30)
+                        return std::nullopt;
                     exponent = exponent * 10 + (text[j] - '0');
                 }
                 for (int k = 0; k < exponent; ++k) {
-                    if (exp_negative) den = mul(den, 10);
-                    else num = mul(num, 10);
+                    if (exp_negative)
+                        den = mul(den, 10);
+                    else
+                        num = mul(num, 10);
                 }
                 i = text.size();
                 break;
@@ -123,7 +129,9 @@ std::optional<Rational> Rational::parse(std::string_view text) {
 Rational Rational::operator+(const Rational& o) const {
     return of(add(mul(num_, o.den_), mul(o.num_, den_)), mul(den_, o.den_));
 }
-Rational Rational::operator-(const Rational& o) const { return *this + (-o); }
+Rational Rational::operator-(const Rational& o) const {
+    return *this + (-o);
+}
 Rational Rational::operator*(const Rational& o) const {
     // Cross-reduce first so that products stay small.
     __int128 g1 = gcd(num_, o.den_), g2 = gcd(o.num_, den_);
@@ -135,7 +143,9 @@ Rational Rational::operator/(const Rational& o) const {
     if (o.num_ == 0) fail("division by zero");
     return *this * of(o.den_, o.num_);
 }
-Rational Rational::operator-() const { return of(mul(num_, -1), den_); }
+Rational Rational::operator-() const {
+    return of(mul(num_, -1), den_);
+}
 
 Rational Rational::pow(const Rational& exponent) const {
     if (!exponent.is_integer()) fail("only whole-number exponents are exact");
@@ -152,7 +162,9 @@ Rational Rational::pow(const Rational& exponent) const {
     return result;
 }
 
-bool Rational::operator<(const Rational& o) const { return mul(num_, o.den_) < mul(o.num_, den_); }
+bool Rational::operator<(const Rational& o) const {
+    return mul(num_, o.den_) < mul(o.num_, den_);
+}
 
 std::string Rational::to_string(bool decimal) const {
     if (den_ == 1) return int128_to_string(num_);
@@ -176,6 +188,8 @@ std::string Rational::to_string(bool decimal) const {
     return int128_to_string(num_) + "/" + int128_to_string(den_);
 }
 
-double Rational::to_double() const { return static_cast<double>(num_) / static_cast<double>(den_); }
+double Rational::to_double() const {
+    return static_cast<double>(num_) / static_cast<double>(den_);
+}
 
 }  // namespace ponder

@@ -9,7 +9,7 @@
 namespace ponder {
 
 class Rational {
-public:
+  public:
     Rational() = default;
     Rational(int64_t n) : num_(n) {}  // NOLINT: integers convert implicitly
     // Throws ponder::Error on a zero denominator or overflow.
@@ -35,7 +35,7 @@ public:
     std::string to_string(bool decimal = true) const;
     double to_double() const;
 
-private:
+  private:
     __int128 num_ = 0;
     __int128 den_ = 1;
 };

@@ -35,41 +35,61 @@ std::string show(float v) {
     if (!s.empty() && s.back() == '.') s.pop_back();
     return s;
 }
-std::string show(int v) { return std::to_string(v); }
-std::string show(bool v) { return v ? "on" : "off"; }
+std::string show(int v) {
+    return std::to_string(v);
+}
+std::string show(bool v) {
+    return v ? "on" : "off";
+}
 
-#define PONDER_FLOAT(NAME, FIELD, MIN, MAX, HELP)                                                  \
-    SettingInfo {                                                                                  \
-        NAME, HELP, "X", [](const Settings& s) { return show(s.FIELD); },                          \
-            [](Settings& s, std::string_view v) { s.FIELD = parse_number<float>(NAME, v, MIN, MAX); } \
+#define PONDER_FLOAT(NAME, FIELD, MIN, MAX, HELP)                         \
+    SettingInfo {                                                         \
+        NAME, HELP, "X", [](const Settings& s) { return show(s.FIELD); }, \
+            [](Settings& s, std::string_view v) {                         \
+                s.FIELD = parse_number<float>(NAME, v, MIN, MAX);         \
+            }                                                             \
     }
-#define PONDER_INT(NAME, FIELD, MIN, MAX, HELP)                                                    \
-    SettingInfo {                                                                                  \
-        NAME, HELP, "N", [](const Settings& s) { return show(s.FIELD); },                          \
-            [](Settings& s, std::string_view v) { s.FIELD = parse_number<int>(NAME, v, MIN, MAX); } \
+#define PONDER_INT(NAME, FIELD, MIN, MAX, HELP)                           \
+    SettingInfo {                                                         \
+        NAME, HELP, "N", [](const Settings& s) { return show(s.FIELD); }, \
+            [](Settings& s, std::string_view v) {                         \
+                s.FIELD = parse_number<int>(NAME, v, MIN, MAX);           \
+            }                                                             \
     }
-#define PONDER_BOOL(NAME, FIELD, HELP)                                                             \
-    SettingInfo {                                                                                  \
-        NAME, HELP, "on|off", [](const Settings& s) { return show(s.FIELD); },                     \
-            [](Settings& s, std::string_view v) { s.FIELD = parse_bool(NAME, v); }                 \
+#define PONDER_BOOL(NAME, FIELD, HELP)                                             \
+    SettingInfo {                                                                  \
+        NAME, HELP, "on|off", [](const Settings& s) { return show(s.FIELD); },     \
+            [](Settings& s, std::string_view v) { s.FIELD = parse_bool(NAME, v); } \
     }
 
 const SettingInfo kSettings[] = {
     PONDER_FLOAT("temp", sampling.temperature, 0.0f, 10.0f, "Sampling temperature (0: greedy)"),
     PONDER_INT("top-k", sampling.top_k, 0, 1 << 20, "Keep the k most likely tokens (0: off)"),
-    PONDER_FLOAT("top-p", sampling.top_p, 0.0f, 1.0f, "Keep the smallest set with this much probability (1: off)"),
-    PONDER_FLOAT("min-p", sampling.min_p, 0.0f, 1.0f, "Drop tokens below this fraction of the best one's probability (0: off)"),
-    PONDER_FLOAT("repeat-penalty", sampling.repeat_penalty, 0.0f, 10.0f, "Penalise tokens seen in the last repeat-last-n (1: off)"),
-    PONDER_INT("repeat-last-n", sampling.repeat_last_n, 0, 1 << 20, "How far back the penalties look"),
-    PONDER_FLOAT("frequency-penalty", sampling.frequency_penalty, -2.0f, 2.0f, "Penalty per earlier occurrence"),
-    PONDER_FLOAT("presence-penalty", sampling.presence_penalty, -2.0f, 2.0f, "Penalty for any earlier occurrence"),
+    PONDER_FLOAT("top-p", sampling.top_p, 0.0f, 1.0f,
+                 "Keep the smallest set with this much probability (1: off)"),
+    PONDER_FLOAT("min-p", sampling.min_p, 0.0f, 1.0f,
+                 "Drop tokens below this fraction of the best one's probability (0: off)"),
+    PONDER_FLOAT("repeat-penalty", sampling.repeat_penalty, 0.0f, 10.0f,
+                 "Penalise tokens seen in the last repeat-last-n (1: off)"),
+    PONDER_INT("repeat-last-n", sampling.repeat_last_n, 0, 1 << 20,
+               "How far back the penalties look"),
+    PONDER_FLOAT("frequency-penalty", sampling.frequency_penalty, -2.0f, 2.0f,
+                 "Penalty per earlier occurrence"),
+    PONDER_FLOAT("presence-penalty", sampling.presence_penalty, -2.0f, 2.0f,
+                 "Penalty for any earlier occurrence"),
     SettingInfo{"seed", "Random seed (\"random\": a new one each time)", "N|random",
-                [](const Settings& s) { return s.sampling.seed ? std::to_string(*s.sampling.seed) : std::string("random"); },
+                [](const Settings& s) {
+                    return s.sampling.seed ? std::to_string(*s.sampling.seed)
+                                           : std::string("random");
+                },
                 [](Settings& s, std::string_view v) {
-                    if (v == "random" || v == "-1") s.sampling.seed.reset();
-                    else s.sampling.seed = parse_number<uint64_t>("seed", v, 0, UINT64_MAX);
+                    if (v == "random" || v == "-1")
+                        s.sampling.seed.reset();
+                    else
+                        s.sampling.seed = parse_number<uint64_t>("seed", v, 0, UINT64_MAX);
                 }},
-    PONDER_INT("max-tokens", sampling.max_tokens, -1, 1 << 24, "Most tokens to generate (-1: no limit)"),
+    PONDER_INT("max-tokens", sampling.max_tokens, -1, 1 << 24,
+               "Most tokens to generate (-1: no limit)"),
     SettingInfo{"stop", "Stop strings, separated by '|' (empty: none)", "TEXT",
                 [](const Settings& s) {
                     std::string out;
@@ -88,14 +108,17 @@ const SettingInfo kSettings[] = {
                 }},
     PONDER_INT("chains", contemplate.chains, 1, 64, "Parallel reasoning chains when contemplating"),
     PONDER_INT("rounds", contemplate.rounds, 0, 8, "Refinement rounds when the vote is split"),
-    PONDER_INT("think-tokens", contemplate.think_tokens, 16, 1 << 20, "Most tokens per reasoning chain"),
-    PONDER_FLOAT("chain-temp", contemplate.temperature, 0.0f, 10.0f, "Sampling temperature of the chains"),
-    PONDER_FLOAT("agreement", contemplate.agreement_threshold, 0.0f, 1.0f, "Vote share that settles an answer without more rounds"),
-    PONDER_BOOL("arithmetic-check", contemplate.arithmetic_check, "Re-check arithmetic claims in chains exactly"),
+    PONDER_INT("think-tokens", contemplate.think_tokens, 16, 1 << 20,
+               "Most tokens per reasoning chain"),
+    PONDER_FLOAT("chain-temp", contemplate.temperature, 0.0f, 10.0f,
+                 "Sampling temperature of the chains"),
+    PONDER_FLOAT("agreement", contemplate.agreement_threshold, 0.0f, 1.0f,
+                 "Vote share that settles an answer without more rounds"),
+    PONDER_BOOL("arithmetic-check", contemplate.arithmetic_check,
+                "Re-check arithmetic claims in chains exactly"),
     PONDER_BOOL("verifier", contemplate.verifier, "Let the model judge each candidate answer"),
     PONDER_BOOL("vote", contemplate.vote, "Weighted vote across chains (off: best single chain)"),
-    SettingInfo{"system", "System prompt", "TEXT",
-                [](const Settings& s) { return s.system; },
+    SettingInfo{"system", "System prompt", "TEXT", [](const Settings& s) { return s.system; },
                 [](Settings& s, std::string_view v) { s.system = std::string(v); }},
     PONDER_INT("ctx", context, 0, 1 << 22, "Context size in tokens (0: the model's, at most 4096)"),
     PONDER_INT("threads", threads, 0, 1024, "CPU threads (0: all cores)"),
@@ -107,7 +130,9 @@ const SettingInfo kSettings[] = {
 
 }  // namespace
 
-std::span<const SettingInfo> setting_table() { return kSettings; }
+std::span<const SettingInfo> setting_table() {
+    return kSettings;
+}
 
 nlohmann::json settings_to_json(const Settings& settings) {
     nlohmann::json out = nlohmann::json::object();

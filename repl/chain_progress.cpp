@@ -14,13 +14,16 @@ constexpr auto kRedrawInterval = std::chrono::milliseconds(80);
 ChainProgressView::ChainProgressView(std::FILE* out, bool enabled)
     : out_(out), enabled_(enabled), color_(std::getenv("NO_COLOR") == nullptr) {}
 
-ChainProgressView::~ChainProgressView() { clear(); }
+ChainProgressView::~ChainProgressView() {
+    clear();
+}
 
 void ChainProgressView::stage(int round, std::string_view stage) {
     stage_ = "round " + std::to_string(round + 1) + ": " + std::string(stage);
     if (enabled_ && stage != "sampling" && stage != "refining") {
         clear();
-        std::fprintf(out_, "%s%s...%s\n", color_ ? "\033[2m" : "", stage_.c_str(), color_ ? "\033[0m" : "");
+        std::fprintf(out_, "%s%s...%s\n", color_ ? "\033[2m" : "", stage_.c_str(),
+                     color_ ? "\033[0m" : "");
         lines_drawn_ = 1;
         std::fflush(out_);
     }
@@ -42,8 +45,9 @@ void ChainProgressView::draw(std::span<const ChainProgress> chains) {
     const char* reset = color_ ? "\033[0m" : "";
     std::fprintf(out_, "%s%s%s\n", dim, stage_.c_str(), reset);
     for (const auto& c : chains) {
-        std::fprintf(out_, "%s  chain %-2d %5lld tokens  %s%s%s\n", dim, c.index + 1, static_cast<long long>(c.tokens),
-                     c.finished ? "done" : "thinking", c.answer.empty() ? "" : (" -> " + c.answer).c_str(), reset);
+        std::fprintf(out_, "%s  chain %-2d %5lld tokens  %s%s%s\n", dim, c.index + 1,
+                     static_cast<long long>(c.tokens), c.finished ? "done" : "thinking",
+                     c.answer.empty() ? "" : (" -> " + c.answer).c_str(), reset);
     }
     lines_drawn_ = static_cast<int>(chains.size()) + 1;
     std::fflush(out_);

@@ -12,7 +12,7 @@
 namespace ponder::repl {
 
 class ChainProgressView {
-public:
+  public:
     // `enabled`: draw at all (callers pass isatty(fileno(out)) && !quiet).
     ChainProgressView(std::FILE* out, bool enabled);
     ~ChainProgressView();
@@ -22,7 +22,7 @@ public:
     // Erases the drawn lines.
     void clear();
 
-private:
+  private:
     void draw(std::span<const ChainProgress> chains);
 
     std::FILE* out_;

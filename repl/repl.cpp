@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <span>
 #include <cstdlib>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -15,9 +15,9 @@
 #include "reason/chat_session.h"
 #include "reason/contemplate.h"
 #include "reason/interrupt.h"
+#include "repl/chain_progress.h"
 #include "repl/commands.h"
 #include "repl/completion.h"
-#include "repl/chain_progress.h"
 #include "repl/line_editor.h"
 #include "repl/script_bridge.h"
 #include "repl/session_store.h"
@@ -488,7 +488,8 @@ void Repl::ask_contemplating(const std::string& text, const std::vector<std::str
         ContemplationHooks hooks;
         hooks.on_stage = [&](int round, std::string_view stage) { view.stage(round, stage); };
         hooks.on_progress = [&](std::span<const ChainProgress> chains) { view.update(chains); };
-        result = contemplate(*assistant_, conversation, session_.settings(), hooks, &interrupt_flag());
+        result =
+            contemplate(*assistant_, conversation, session_.settings(), hooks, &interrupt_flag());
     }
     LoggedExchange e;
     e.mode = "contemplate";

@@ -23,10 +23,13 @@ nlohmann::json convert(lua_State* L, int index, int depth) {
     if (!lua_checkstack(L, 3)) fail("value nested too deeply");
     index = lua_absindex(L, index);
     switch (lua_type(L, index)) {
-        case LUA_TNIL: return nullptr;
-        case LUA_TBOOLEAN: return lua_toboolean(L, index) != 0;
+        case LUA_TNIL:
+            return nullptr;
+        case LUA_TBOOLEAN:
+            return lua_toboolean(L, index) != 0;
         case LUA_TNUMBER:
-            if (lua_isinteger(L, index)) return lua_tointeger(L, index);
+            if (lua_isinteger(L, index))
+                return lua_tointeger(L, index);
             else {
                 double d = lua_tonumber(L, index);
                 if (!std::isfinite(d)) fail("JSON cannot hold ", d);
@@ -48,8 +51,10 @@ nlohmann::json convert(lua_State* L, int index, int depth) {
             lua_pushnil(L);
             while (lua_next(L, index) != 0) {
                 ++count;
-                if (lua_type(L, -2) == LUA_TSTRING) string_keys = true;
-                else if (!lua_isinteger(L, -2)) other_keys = true;
+                if (lua_type(L, -2) == LUA_TSTRING)
+                    string_keys = true;
+                else if (!lua_isinteger(L, -2))
+                    other_keys = true;
                 lua_pop(L, 1);
             }
             if (count == 0) return nlohmann::json::object();
@@ -75,25 +80,36 @@ nlohmann::json convert(lua_State* L, int index, int depth) {
             }
             return object;
         }
-        default: break;
+        default:
+            break;
     }
     fail("a ", luaL_typename(L, index), " cannot become JSON");
 }
 
 }  // namespace
 
-void push_null(lua_State* L) { lua_pushlightuserdata(L, &null_sentinel); }
+void push_null(lua_State* L) {
+    lua_pushlightuserdata(L, &null_sentinel);
+}
 
 void push_json(lua_State* L, const nlohmann::json& value) {
     luaL_checkstack(L, 4, "JSON nested too deeply");
     switch (value.type()) {
-        case nlohmann::json::value_t::null: push_null(L); return;
-        case nlohmann::json::value_t::boolean: lua_pushboolean(L, value.get<bool>()); return;
-        case nlohmann::json::value_t::number_integer: lua_pushinteger(L, value.get<int64_t>()); return;
+        case nlohmann::json::value_t::null:
+            push_null(L);
+            return;
+        case nlohmann::json::value_t::boolean:
+            lua_pushboolean(L, value.get<bool>());
+            return;
+        case nlohmann::json::value_t::number_integer:
+            lua_pushinteger(L, value.get<int64_t>());
+            return;
         case nlohmann::json::value_t::number_unsigned:
             lua_pushinteger(L, static_cast<lua_Integer>(value.get<uint64_t>()));
             return;
-        case nlohmann::json::value_t::number_float: lua_pushnumber(L, value.get<double>()); return;
+        case nlohmann::json::value_t::number_float:
+            lua_pushnumber(L, value.get<double>());
+            return;
         case nlohmann::json::value_t::string: {
             const auto& s = value.get_ref<const std::string&>();
             lua_pushlstring(L, s.data(), s.size());
@@ -120,10 +136,14 @@ void push_json(lua_State* L, const nlohmann::json& value) {
             }
             return;
         }
-        default: lua_pushnil(L); return;
+        default:
+            lua_pushnil(L);
+            return;
     }
 }
 
-nlohmann::json to_json(lua_State* L, int index) { return convert(L, index, 0); }
+nlohmann::json to_json(lua_State* L, int index) {
+    return convert(L, index, 0);
+}
 
 }  // namespace ponder::lua

@@ -34,8 +34,9 @@ int message_handler(lua_State* L) {
 }
 
 int refused_shell(lua_State* L) {
-    return luaL_error(L, "%s is not allowed: run ponder with --allow-shell to let scripts start processes",
-                      lua_tostring(L, lua_upvalueindex(1)));
+    return luaL_error(
+        L, "%s is not allowed: run ponder with --allow-shell to let scripts start processes",
+        lua_tostring(L, lua_upvalueindex(1)));
 }
 
 // Calls the original function (upvalue 1) with this call's arguments.
@@ -48,7 +49,9 @@ int call_original(lua_State* L) {
 
 // io.open / io.output / os.remove / os.rename wrappers that check where a file may be written.
 // No C++ object lives in these frames, so the Lua errors they raise unwind nothing of ours.
-bool writes(const char* mode) { return mode && (std::strpbrk(mode, "wa+") != nullptr); }
+bool writes(const char* mode) {
+    return mode && (std::strpbrk(mode, "wa+") != nullptr);
+}
 
 int checked_io_open(lua_State* L) {
     const char* path = luaL_checkstring(L, 1);
@@ -79,8 +82,10 @@ int checked_os_rename(lua_State* L) {
 // os.tmpname creates a file in the system's temporary directory.
 int checked_os_tmpname(lua_State* L) {
     if (!LuaRuntime::of(L).policy().allow_write) {
-        return luaL_error(L, "os.tmpname is not allowed: it creates a file outside the working directory "
-                             "(run ponder with --allow-write)");
+        return luaL_error(
+            L,
+            "os.tmpname is not allowed: it creates a file outside the working directory "
+            "(run ponder with --allow-write)");
     }
     return call_original(L);
 }
@@ -139,7 +144,8 @@ int text_only_searcher(lua_State* L) {
     if (lua_isnil(L, -2)) return 1;  // the reason it was not found
     const char* filename = lua_tostring(L, -2);
     if (luaL_loadfilex(L, filename, "t") != LUA_OK) {
-        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename, lua_tostring(L, -1));
+        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
+                          lua_tostring(L, -1));
     }
     lua_pushstring(L, filename);
     return 2;
@@ -179,11 +185,13 @@ std::string seconds_text(double seconds) {
 // interrupt flag: the next instruction check ends the script, and a model call in progress sees
 // the flag between tokens.
 class LuaRuntime::Watchdog {
-public:
+  public:
     Watchdog(LuaRuntime& runtime, std::optional<std::chrono::steady_clock::time_point> deadline)
-        : thread_([this, &runtime, deadline](std::stop_token stop) { watch(runtime, deadline, stop); }) {}
+        : thread_([this, &runtime, deadline](std::stop_token stop) {
+              watch(runtime, deadline, stop);
+          }) {}
 
-private:
+  private:
     void watch(LuaRuntime& runtime, std::optional<std::chrono::steady_clock::time_point> deadline,
                std::stop_token stop) {
         std::unique_lock lock(mutex_);
@@ -203,7 +211,8 @@ private:
     std::jthread thread_;  // last: starts once the members above exist
 };
 
-LuaRuntime::LuaRuntime(ScriptPolicy policy) : policy_(std::move(policy)), readable_(policy_.readable_dirs) {
+LuaRuntime::LuaRuntime(ScriptPolicy policy)
+    : policy_(std::move(policy)), readable_(policy_.readable_dirs) {
     working_dir_ = readable_.working_dir();
     L_ = lua_newstate(&LuaRuntime::allocate, this);
     if (!L_) fail("cannot create a Lua state");
@@ -233,7 +242,8 @@ void* LuaRuntime::allocate(void* ud, void* ptr, size_t old_size, size_t new_size
         self->memory_used_ -= old_size;
         return nullptr;
     }
-    if (new_size > old_size && self->memory_used_ - old_size + new_size > self->policy_.memory_limit) {
+    if (new_size > old_size &&
+        self->memory_used_ - old_size + new_size > self->policy_.memory_limit) {
         return nullptr;  // Lua raises "not enough memory"
     }
     void* grown = std::realloc(ptr, new_size);
@@ -245,8 +255,10 @@ void* LuaRuntime::allocate(void* ud, void* ptr, size_t old_size, size_t new_size
 // a pcall catch it) and the runtime returns the status.
 int LuaRuntime::script_exit(lua_State* L) {
     int status = 0;
-    if (lua_isboolean(L, 1)) status = lua_toboolean(L, 1) ? 0 : 1;
-    else status = static_cast<int>(luaL_optinteger(L, 1, 0));
+    if (lua_isboolean(L, 1))
+        status = lua_toboolean(L, 1) ? 0 : 1;
+    else
+        status = static_cast<int>(luaL_optinteger(L, 1, 0));
     LuaRuntime& self = of(L);
     self.exit_status_ = status;
     return luaL_error(L, "%s", kExitMarker);
@@ -254,7 +266,9 @@ int LuaRuntime::script_exit(lua_State* L) {
 
 std::string LuaRuntime::stop_message() const {
     if (exit_status_) return kExitMarker;
-    if (timed_out_) return "script stopped: it ran past its --timeout of " + seconds_text(policy_.timeout_seconds) + " s";
+    if (timed_out_)
+        return "script stopped: it ran past its --timeout of " +
+               seconds_text(policy_.timeout_seconds) + " s";
     return "script interrupted";
 }
 
@@ -263,7 +277,8 @@ void LuaRuntime::hook(lua_State* L, lua_Debug*) {
     if (!self.stopping()) return;
     // The message is built in a fixed buffer: no C++ object may be alive when luaL_error jumps.
     char message[160];
-    if (self.exit_status_) std::snprintf(message, sizeof message, "%s", kExitMarker);
+    if (self.exit_status_)
+        std::snprintf(message, sizeof message, "%s", kExitMarker);
     else if (self.timed_out_) {
         std::snprintf(message, sizeof message, "script stopped: it ran past its --timeout of %g s",
                       self.policy_.timeout_seconds);
@@ -341,8 +356,9 @@ bool LuaRuntime::permit_write(lua_State* L, const char* path) const {
         try {
             allowed = policy_.allow_write || path_inside(resolve_path(path), working_dir_);
             if (!allowed) {
-                refusal = cat("writing ", path, " is not allowed: it is outside the working directory ",
-                              working_dir_.string(), " (run ponder with --allow-write)");
+                refusal =
+                    cat("writing ", path, " is not allowed: it is outside the working directory ",
+                        working_dir_.string(), " (run ponder with --allow-write)");
             }
         } catch (const Error& e) {
             refusal = cat("writing ", path, " is not allowed: ", e.what());
@@ -367,8 +383,9 @@ int LuaRuntime::run_loaded(int status, int nargs) {
     exit_status_.reset();
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (policy_.timeout_seconds > 0) {
-        deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                          std::chrono::duration<double>(policy_.timeout_seconds));
+        deadline = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(policy_.timeout_seconds));
     }
     const int base = lua_gettop(L_) - nargs;  // the chunk
     lua_pushcfunction(L_, message_handler);
@@ -396,7 +413,8 @@ namespace {
 
 // Pushes the arguments, as strings, for the chunk's `...`; returns how many.
 int push_arguments(lua_State* L, const std::vector<std::string>& args) {
-    if (!lua_checkstack(L, static_cast<int>(args.size()) + 8)) throw ScriptError("too many script arguments");
+    if (!lua_checkstack(L, static_cast<int>(args.size()) + 8))
+        throw ScriptError("too many script arguments");
     try {
         return lua::protect(L, 0, [&](lua_State* S) {
             for (const auto& a : args) lua_pushlstring(S, a.data(), a.size());
@@ -422,9 +440,11 @@ void set_arg_table(lua_State* L, const std::string& zero, const std::vector<std:
 
 // Setting up arguments allocates on the Lua heap outside any pcall: a memory error there would
 // call Lua's panic handler, so it runs protected.
-int LuaRuntime::run_file(const std::filesystem::path& script, const std::vector<std::string>& args) {
+int LuaRuntime::run_file(const std::filesystem::path& script,
+                         const std::vector<std::string>& args) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(script, ec)) throw ScriptError(cat(script.string(), ": no such script"));
+    if (!std::filesystem::is_regular_file(script, ec))
+        throw ScriptError(cat(script.string(), ": no such script"));
     const std::string name = script.string();
     try {
         lua::protect(L_, 0, [&](lua_State* L) { set_arg_table(L, name, args); });
@@ -435,9 +455,11 @@ int LuaRuntime::run_file(const std::filesystem::path& script, const std::vector<
     return run_loaded(status, status == LUA_OK ? push_arguments(L_, args) : 0);
 }
 
-int LuaRuntime::run_string(std::string_view code, std::string_view chunk_name, const std::vector<std::string>& args) {
+int LuaRuntime::run_string(std::string_view code, std::string_view chunk_name,
+                           const std::vector<std::string>& args) {
     const std::string name(chunk_name);
-    const std::string shown = name.size() > 1 && (name[0] == '=' || name[0] == '@') ? name.substr(1) : name;
+    const std::string shown =
+        name.size() > 1 && (name[0] == '=' || name[0] == '@') ? name.substr(1) : name;
     try {
         lua::protect(L_, 0, [&](lua_State* L) { set_arg_table(L, shown, args); });
     } catch (const lua::LuaError& e) {

@@ -24,9 +24,10 @@ namespace ponder {
 struct ScriptPolicy {
     bool allow_shell = false;  // os.execute, io.popen, package.loadlib, C modules
     bool allow_write = false;  // creating, changing or removing files outside the working directory
-    std::vector<std::filesystem::path> readable_dirs;  // for the `files` tool; the working directory always
-    double timeout_seconds = 0;                        // 0: no limit
-    size_t memory_limit = size_t{1} << 30;             // bytes the Lua heap may use
+    std::vector<std::filesystem::path>
+        readable_dirs;                      // for the `files` tool; the working directory always
+    double timeout_seconds = 0;             // 0: no limit
+    size_t memory_limit = size_t{1} << 30;  // bytes the Lua heap may use
     // Ctrl-C (the process-wide flag of reason/interrupt.h) stops a running script. Callers clear
     // that flag before running.
     bool stop_on_interrupt = true;
@@ -35,18 +36,18 @@ struct ScriptPolicy {
 // A script failed: syntax error, runtime error (with its file:line and a traceback), a refused
 // call, or the timeout.
 class ScriptError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // The script was stopped by Ctrl-C or interrupt().
 class ScriptInterrupted : public ScriptError {
-public:
+  public:
     using ScriptError::ScriptError;
 };
 
 class LuaRuntime {
-public:
+  public:
     explicit LuaRuntime(ScriptPolicy policy);
     ~LuaRuntime();
     LuaRuntime(const LuaRuntime&) = delete;
@@ -86,7 +87,7 @@ public:
     // The runtime that owns a state, for C functions registered on it.
     static LuaRuntime& of(lua_State* L);
 
-private:
+  private:
     class Watchdog;
     int run_loaded(int status, int nargs);
     void install_sandbox();

@@ -10,7 +10,7 @@
 namespace ponder {
 
 class ScriptHost {
-public:
+  public:
     virtual ~ScriptHost() = default;
     // The model, loaded on first use. Throws ponder::Error when it cannot be loaded.
     virtual Assistant& assistant() = 0;

@@ -18,7 +18,7 @@ struct PtyRedirects {
 };
 
 class PtySession {
-public:
+  public:
     // Starts ponder with `args` on a new pseudo-terminal (80x24), with HOME and the XDG
     // directories under `home` so that history and logs stay private to the test.
     PtySession(const std::vector<std::string>& args, const std::string& home,
@@ -36,7 +36,8 @@ public:
 
     // Waits until `text` appears in the output after position `from` (default: what was read
     // since the last successful expect). Returns true when it appeared in time.
-    bool expect(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    bool expect(const std::string& text,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
     // Waits until `done` holds for the output since the last successful expect(); on success the
     // mark moves to the end of the output read so far.
     bool wait_until(const std::function<bool(std::string_view recent)>& done,
@@ -52,7 +53,7 @@ public:
     // timeout.
     int wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-private:
+  private:
     void pump(std::chrono::milliseconds wait);
 
     int master_ = -1;

@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -18,15 +18,19 @@ namespace ponder::test {
 
 namespace fs = std::filesystem;
 
-fs::path shared_dir() { return fs::path(PONDER_SHARED_DIR); }
+fs::path shared_dir() {
+    return fs::path(PONDER_SHARED_DIR);
+}
 
-bool have_shared(const fs::path& relative) { return fs::exists(shared_dir() / relative); }
+bool have_shared(const fs::path& relative) {
+    return fs::exists(shared_dir() / relative);
+}
 
 TempDir::TempDir() {
     std::random_device rd;
     for (int attempt = 0; attempt < 100; ++attempt) {
-        fs::path candidate =
-            fs::temp_directory_path() / ("ponder-test-" + std::to_string(rd()) + std::to_string(attempt));
+        fs::path candidate = fs::temp_directory_path() /
+                             ("ponder-test-" + std::to_string(rd()) + std::to_string(attempt));
         std::error_code ec;
         if (fs::create_directory(candidate, ec)) {
             path_ = candidate;
@@ -132,8 +136,10 @@ ProcessResult run_ponder(const std::vector<std::string>& args, const std::string
     if (in_fd >= 0) close(in_fd);
     int status = 0;
     waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+    if (WIFEXITED(status))
+        result.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        result.exit_code = 128 + WTERMSIG(status);
     return result;
 }
 

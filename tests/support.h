@@ -26,14 +26,14 @@ ProcessResult run_ponder(const std::vector<std::string>& args, const std::string
 
 // A fresh, empty temporary directory removed when the object goes away.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -42,8 +42,8 @@ void write_file(const std::filesystem::path& path, const std::string& contents);
 
 }  // namespace ponder::test
 
-#define PONDER_REQUIRE_SHARED(rel)                                                  \
-    do {                                                                            \
-        if (!::ponder::test::have_shared(rel))                                      \
+#define PONDER_REQUIRE_SHARED(rel)                                                             \
+    do {                                                                                       \
+        if (!::ponder::test::have_shared(rel))                                                 \
             GTEST_SKIP() << "shared data missing: " << (::ponder::test::shared_dir() / (rel)); \
     } while (0)

@@ -29,9 +29,9 @@ std::map<std::string, GgmlType> tensor_types(const ponder::GgufFile& f) {
 TEST(MakeModel, CustomShapeLoadsWithTheRequestedShapeAndType) {
     TempDir dir;
     const auto file = dir.path() / "tiny.gguf";
-    auto r = run_ponder({"make-model", "--dim", "64", "--layers", "3", "--heads", "4",
-                         "--kv-heads", "2", "--ffn", "96", "--vocab", "300", "--type", "q8_0",
-                         "-o", file.string()});
+    auto r =
+        run_ponder({"make-model", "--dim", "64", "--layers", "3", "--heads", "4", "--kv-heads", "2",
+                    "--ffn", "96", "--vocab", "300", "--type", "q8_0", "-o", file.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
     auto gguf = std::make_shared<const ponder::GgufFile>(ponder::GgufFile::open(file));
@@ -62,9 +62,10 @@ TEST(MakeModel, MixesFollowLlamaCppAndQwen2HasBiases) {
     TempDir dir;
     const auto file = dir.path() / "mix.gguf";
     // Rows of 256 are whole K blocks; rows of 96 (ffn_down's input) are not.
-    auto r = run_ponder({"make-model", "--arch", "qwen2", "--dim", "256", "--layers", "8",
-                         "--heads", "4", "--kv-heads", "2", "--ffn", "96", "--vocab", "512",
-                         "--untied", "--type", "q4_k_m", "-o", file.string()});
+    auto r = run_ponder({"make-model", "--arch", "qwen2",   "--dim",   "256",
+                         "--layers",   "8",      "--heads", "4",       "--kv-heads",
+                         "2",          "--ffn",  "96",      "--vocab", "512",
+                         "--untied",   "--type", "q4_k_m",  "-o",      file.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto gguf = std::make_shared<const ponder::GgufFile>(ponder::GgufFile::open(file));
     const auto types = tensor_types(*gguf);
@@ -86,8 +87,8 @@ TEST(MakeModel, PresetShapes) {
     // The presets' shapes, without writing hundreds of MiB: --vocab and --layers shrink them.
     TempDir dir;
     const auto file = dir.path() / "smol.gguf";
-    auto r = run_ponder({"make-model", "--shape", "smollm2-135m", "--layers", "1", "--vocab",
-                         "64", "-o", file.string()});
+    auto r = run_ponder({"make-model", "--shape", "smollm2-135m", "--layers", "1", "--vocab", "64",
+                         "-o", file.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const ponder::Model model = ponder::Model::load(file);
     EXPECT_EQ(model.config().n_embd, 576);
@@ -108,8 +109,8 @@ TEST(MakeModel, BadArgumentsFailWithOneLine) {
         {"make-model", "--dim", "-64", "-o", out},
         {"make-model", "--layers", "0", "-o", out},
         {"make-model", "--tied", "--untied", "-o", out},
-        {"make-model", "--dim", "64", "--heads", "4", "--ffn", "64", "--vocab", "16",
-         "-o", (dir.path() / "no" / "such" / "dir.gguf").string()},
+        {"make-model", "--dim", "64", "--heads", "4", "--ffn", "64", "--vocab", "16", "-o",
+         (dir.path() / "no" / "such" / "dir.gguf").string()},
     };
     for (const auto& args : cases) {
         auto r = run_ponder(args);
@@ -130,13 +131,12 @@ TEST(MakeModel, BadArgumentsFailWithOneLine) {
 TEST(Bench, RunsOnATinyModel) {
     TempDir dir;
     const auto file = dir.path() / "tiny.gguf";
-    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "2", "--heads", "4",
-                          "--ffn", "128", "--vocab", "256", "--type", "q4_0", "-o",
-                          file.string()})
+    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "2", "--heads", "4", "--ffn",
+                          "128", "--vocab", "256", "--type", "q4_0", "-o", file.string()})
                   .exit_code,
               0);
-    auto r = run_ponder({"bench", "-m", file.string(), "-p", "8", "-n", "4", "--batch", "1,3",
-                         "-r", "2", "-t", "2", "--no-bandwidth", "--json"});
+    auto r = run_ponder({"bench", "-m", file.string(), "-p", "8", "-n", "4", "--batch", "1,3", "-r",
+                         "2", "-t", "2", "--no-bandwidth", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["threads"], 2);
@@ -150,8 +150,8 @@ TEST(Bench, RunsOnATinyModel) {
     EXPECT_GT(j["memory"]["rss_peak_bytes"].get<double>(), 0);
 
     // The table names every test and the thread count.
-    auto t = run_ponder({"bench", "-m", file.string(), "-p", "8", "-n", "4", "--batch", "2",
-                         "-r", "1", "-t", "1", "--no-bandwidth"});
+    auto t = run_ponder({"bench", "-m", file.string(), "-p", "8", "-n", "4", "--batch", "2", "-r",
+                         "1", "-t", "1", "--no-bandwidth"});
     ASSERT_EQ(t.exit_code, 0) << t.err;
     EXPECT_NE(t.out.find("pp8"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("tg4"), std::string::npos) << t.out;
@@ -161,8 +161,8 @@ TEST(Bench, RunsOnATinyModel) {
 TEST(Bench, BadArguments) {
     TempDir dir;
     const auto file = dir.path() / "tiny.gguf";
-    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "1", "--heads", "4",
-                          "--ffn", "64", "--vocab", "64", "-o", file.string()})
+    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "1", "--heads", "4", "--ffn",
+                          "64", "--vocab", "64", "-o", file.string()})
                   .exit_code,
               0);
     for (const std::vector<std::string>& args :

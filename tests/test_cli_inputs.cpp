@@ -38,7 +38,8 @@ TEST(Config, MalformedTomlNamesFileAndLine) {
 }
 
 TEST(Config, JsonFormAndErrors) {
-    auto c = parse_json_config(R"({"temp": 0.2, "seed": 7, "stop": ["a", "b"], "raw": false})", "c.json");
+    auto c = parse_json_config(R"({"temp": 0.2, "seed": 7, "stop": ["a", "b"], "raw": false})",
+                               "c.json");
     EXPECT_EQ(c.find("temp")->values[0], "0.2");
     EXPECT_EQ(c.find("stop")->values.size(), 2u);
     EXPECT_EQ(c.find("raw")->values[0], "false");
@@ -57,7 +58,8 @@ TEST(Config, AppliesOnlyWhereTheCommandLineIsSilent) {
     app.add_option("--stop", stop);
     const char* argv[] = {"ponder", "--seed", "3"};
     app.parse(3, const_cast<char**>(argv));
-    auto c = parse_toml_config("temp = 0.1\nseed = 99\nstop = [\"A\", \"B\"]\nmodel = \"x\"", "c.toml");
+    auto c =
+        parse_toml_config("temp = 0.1\nseed = 99\nstop = [\"A\", \"B\"]\nmodel = \"x\"", "c.toml");
     apply_config(c, app, {"model"});
     EXPECT_DOUBLE_EQ(temp, 0.1);
     EXPECT_EQ(seed, 3);

@@ -11,8 +11,12 @@
 namespace ponder::test {
 namespace {
 
-std::string chat_model() { return (shared_dir() / "models/rand-llama-q8_0.gguf").string(); }
-std::string story_model() { return (shared_dir() / "models/stories260K.gguf").string(); }
+std::string chat_model() {
+    return (shared_dir() / "models/rand-llama-q8_0.gguf").string();
+}
+std::string story_model() {
+    return (shared_dir() / "models/stories260K.gguf").string();
+}
 
 nlohmann::json last_logged(const std::vector<std::string>& env = {}) {
     auto r = run_ponder({"logs", "-n", "1", "--json"}, "", env);
@@ -23,8 +27,10 @@ nlohmann::json last_logged(const std::vector<std::string>& env = {}) {
 
 TEST(Quick, RawGreedyContinuationMatchesLlamaCpp) {
     PONDER_REQUIRE_SHARED("reference/stories260K.story.json");
-    auto reference = nlohmann::json::parse(read_file(shared_dir() / "reference/stories260K.story.json"));
-    auto r = run_ponder({"-m", story_model(), "--raw", "--temp", "0", "-n", "32", "Once upon a time"});
+    auto reference =
+        nlohmann::json::parse(read_file(shared_dir() / "reference/stories260K.story.json"));
+    auto r =
+        run_ponder({"-m", story_model(), "--raw", "--temp", "0", "-n", "32", "Once upon a time"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, reference[0]["greedy_text"].get<std::string>() + "\n");
     EXPECT_EQ(r.err, "");  // nothing but the answer, and only on stdout
@@ -92,7 +98,9 @@ TEST(Quick, DirectoriesBinaryAndMissingFilesAreRefusedClearly) {
     auto r = run_ponder({"-m", chat_model(), "-f", dir.path().string(), "x"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("--recursive"), std::string::npos) << r.err;
-    write_file(dir.path() / "blob.bin", std::string("\x7f" "ELF\0\0\1", 7));
+    write_file(dir.path() / "blob.bin", std::string("\x7f"
+                                                    "ELF\0\0\1",
+                                                    7));
     r = run_ponder({"-m", chat_model(), "-f", (dir.path() / "blob.bin").string(), "x"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("binary"), std::string::npos) << r.err;
@@ -187,7 +195,8 @@ TEST(Quick, ContinueCarriesTheConversationAndNoLogLogsNothing) {
     r = run_ponder({"-m", chat_model(), "-n", "2", "--no-log", "third"}, "", {xdg});
     ASSERT_EQ(r.exit_code, 0);
     EXPECT_EQ(nlohmann::json::parse(run_ponder({"logs", "--json"}, "", {xdg}).out).size(), 2u);
-    auto search = nlohmann::json::parse(run_ponder({"logs", "--json", "--search", "FIRST"}, "", {xdg}).out);
+    auto search =
+        nlohmann::json::parse(run_ponder({"logs", "--json", "--search", "FIRST"}, "", {xdg}).out);
     ASSERT_EQ(search.size(), 1u);
     EXPECT_EQ(search[0]["prompt"], "first question");
 }
@@ -195,13 +204,15 @@ TEST(Quick, ContinueCarriesTheConversationAndNoLogLogsNothing) {
 TEST(Quick, CtrlCStopsTheAnswerWithExitCode130AndKeepsIt) {
     PONDER_REQUIRE_SHARED("models/rand-llama-q8_0.gguf");
     TempDir home;
-    PtySession p({"-m", chat_model(), "-n", "100000", "--ctx", "4096", "tell me everything"}, home.path().string());
+    PtySession p({"-m", chat_model(), "-n", "100000", "--ctx", "4096", "tell me everything"},
+                 home.path().string());
     // The loading note is erased once the model is there; then wait for some of the answer.
     ASSERT_TRUE(p.expect("\r\033[K", std::chrono::seconds(60))) << p.output();
     ASSERT_TRUE(p.expect_more(20, std::chrono::seconds(60))) << p.output();
     p.ctrl_c();
     EXPECT_EQ(p.wait_exit(std::chrono::seconds(30)), 130) << p.output();
-    auto logs = run_ponder({"logs", "--json"}, "", {"XDG_DATA_HOME=" + home.path().string() + "/.local/share"});
+    auto logs = run_ponder({"logs", "--json"}, "",
+                           {"XDG_DATA_HOME=" + home.path().string() + "/.local/share"});
     auto j = nlohmann::json::parse(logs.out);
     ASSERT_EQ(j.size(), 1u);
     EXPECT_EQ(j[0]["stop_reason"], "cancelled");

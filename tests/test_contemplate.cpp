@@ -13,15 +13,17 @@ namespace ponder {
 namespace {
 
 class Contemplate : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        if (!test::have_shared("models/rand-llama-q8_0.gguf")) GTEST_SKIP() << "shared models missing";
+        if (!test::have_shared("models/rand-llama-q8_0.gguf"))
+            GTEST_SKIP() << "shared models missing";
         model = LanguageModel::load(test::shared_dir() / "models/rand-llama-q8_0.gguf");
         settings.sampling.seed = 42;
         settings.contemplate.chains = 4;
         settings.contemplate.rounds = 1;
         settings.contemplate.think_tokens = 12;
-        assistant = std::make_unique<Assistant>(model, AssistantOptions{.context = 512, .extra_cells = 4 * 12 * 2});
+        assistant = std::make_unique<Assistant>(
+            model, AssistantOptions{.context = 512, .extra_cells = 4 * 12 * 2});
     }
     std::shared_ptr<LanguageModel> model;
     std::unique_ptr<Assistant> assistant;
@@ -98,7 +100,8 @@ TEST_F(Contemplate, AnInterruptStopsAtOnce) {
 
 TEST_F(Contemplate, TraceJsonHasChainsVotesAndTimings) {
     auto j = contemplate(*assistant, question, settings).to_json();
-    for (const char* key : {"answer", "confidence", "rounds", "chains", "votes", "seconds", "generated_tokens"}) {
+    for (const char* key :
+         {"answer", "confidence", "rounds", "chains", "votes", "seconds", "generated_tokens"}) {
         EXPECT_TRUE(j.contains(key)) << key;
     }
     ASSERT_EQ(j["chains"].size(), 8u);

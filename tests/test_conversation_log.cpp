@@ -9,7 +9,8 @@
 namespace ponder {
 namespace {
 
-LoggedExchange exchange(const std::string& prompt, const std::string& answer, int64_t conversation) {
+LoggedExchange exchange(const std::string& prompt, const std::string& answer,
+                        int64_t conversation) {
     LoggedExchange e;
     e.conversation_id = conversation;
     e.mode = "quick";

@@ -25,20 +25,29 @@ namespace fs = std::filesystem;
 void write_random_hf_model(const fs::path& dir, const std::string& model_type, bool tied) {
     const int64_t vocab = 49152, embd = 64, layers = 2, heads = 4, kv_heads = 2, ff = 128;
     const int64_t head_dim = embd / heads;
-    nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", model_type},
-                             {"hidden_size", embd}, {"intermediate_size", ff}, {"num_hidden_layers", layers},
-                             {"num_attention_heads", heads}, {"num_key_value_heads", kv_heads},
-                             {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"max_position_embeddings", 256},
-                             {"vocab_size", vocab}, {"tie_word_embeddings", tied}};
+    nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
+                             {"model_type", model_type},
+                             {"hidden_size", embd},
+                             {"intermediate_size", ff},
+                             {"num_hidden_layers", layers},
+                             {"num_attention_heads", heads},
+                             {"num_key_value_heads", kv_heads},
+                             {"rms_norm_eps", 1e-5},
+                             {"rope_theta", 10000.0},
+                             {"max_position_embeddings", 256},
+                             {"vocab_size", vocab},
+                             {"tie_word_embeddings", tied}};
     test::write_file(dir / "config.json", config.dump());
-    test::write_file(dir / "tokenizer.json", test::read_file(test::shared_dir() / "models/smollm2-tokenizer.json"));
-    test::write_file(dir / "tokenizer_config.json",
-                     R"({"add_bos_token": false, "eos_token": "<|im_end|>", "chat_template": "{{ messages[0]['content'] }}"})");
+    test::write_file(dir / "tokenizer.json",
+                     test::read_file(test::shared_dir() / "models/smollm2-tokenizer.json"));
+    test::write_file(
+        dir / "tokenizer_config.json",
+        R"({"add_bos_token": false, "eos_token": "<|im_end|>", "chat_template": "{{ messages[0]['content'] }}"})");
 
     std::mt19937 rng(7);
     std::normal_distribution<float> normal(0.0f, 0.2f);
-    std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {{"model.embed_tokens.weight", {vocab, embd}},
-                                                                         {"model.norm.weight", {embd}}};
+    std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+        {"model.embed_tokens.weight", {vocab, embd}}, {"model.norm.weight", {embd}}};
     if (!tied) shapes.push_back({"lm_head.weight", {vocab, embd}});
     for (int64_t l = 0; l < layers; ++l) {
         std::string p = "model.layers." + std::to_string(l) + ".";
@@ -108,16 +117,19 @@ TEST_P(Convert, GgufComputesWhatTheDirectoryComputes) {
 
     Tokenizer from_hf = Tokenizer::from_hf(hf / "tokenizer.json");
     Tokenizer from_gguf = Tokenizer::from_gguf(file);
-    for (const char* text : {"Tom has 3 boxes of 12 pens.", "<|im_start|>user\nhi<|im_end|>", "naïve café 42"}) {
+    for (const char* text :
+         {"Tom has 3 boxes of 12 pens.", "<|im_start|>user\nhi<|im_end|>", "naïve café 42"}) {
         EXPECT_EQ(from_hf.encode(text, true, true), from_gguf.encode(text, true, true)) << text;
     }
 
     Model a = Model::load(hf), b = Model::load(gguf);
-    std::vector<TokenId> tokens = from_hf.encode("Tom has 3 boxes of 12 pens and gives away 7.", false, false);
+    std::vector<TokenId> tokens =
+        from_hf.encode("Tom has 3 boxes of 12 pens and gives away 7.", false, false);
     auto la = logits_of(a, tokens), lb = logits_of(b, tokens);
     double worst = 0;
     for (size_t p = 0; p < tokens.size(); ++p) {
-        for (size_t v = 0; v < la[p].size(); ++v) worst = std::max(worst, double(std::fabs(la[p][v] - lb[p][v])));
+        for (size_t v = 0; v < la[p].size(); ++v)
+            worst = std::max(worst, double(std::fabs(la[p][v] - lb[p][v])));
     }
     EXPECT_LT(worst, 1e-3) << "largest logit difference";
 }

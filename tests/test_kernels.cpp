@@ -18,10 +18,9 @@ namespace {
 
 using namespace ponder;
 
-const GgmlType kIntegerTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
-                                  GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K,
-                                  GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
-                                  GgmlType::Q6_K};
+const GgmlType kIntegerTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+                                  GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,
+                                  GgmlType::Q5_K, GgmlType::Q6_K};
 const GgmlType kFloatTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16};
 const int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 33};
 
@@ -67,8 +66,8 @@ std::vector<float> run_matmul(const WeightMatrix& w, const std::vector<float>& x
 }
 
 TEST(Kernels, IsaNamesAndSupport) {
-    for (KernelIsa isa : {KernelIsa::scalar, KernelIsa::avx2, KernelIsa::avx512,
-                          KernelIsa::avx512_vnni})
+    for (KernelIsa isa :
+         {KernelIsa::scalar, KernelIsa::avx2, KernelIsa::avx512, KernelIsa::avx512_vnni})
         EXPECT_EQ(kernel_isa_from_name(kernel_isa_name(isa)), isa);
     EXPECT_FALSE(kernel_isa_from_name("sse9"));
     const auto isas = supported_kernel_isas();
@@ -134,7 +133,8 @@ TEST(Kernels, EveryIsaMatchesScalarBitForBitOnIntegerWeights) {
         const int64_t K = cols_for(t), rows = 45;
         TestMatrix m(t, rows, K, 3, pool);
         for (int64_t n : kBatchSizes) {
-            const auto x = random_floats(static_cast<size_t>(n * K), 100 + static_cast<uint32_t>(n));
+            const auto x =
+                random_floats(static_cast<size_t>(n * K), 100 + static_cast<uint32_t>(n));
             const auto ref = run_matmul(m.w, x, n, KernelIsa::scalar, pool);
             for (KernelIsa isa : supported_kernel_isas()) {
                 const auto y = run_matmul(m.w, x, n, isa, pool);
@@ -152,7 +152,8 @@ TEST(Kernels, EveryIsaMatchesScalarOnFloatWeights) {
             const int64_t rows = 23;
             TestMatrix m(t, rows, K, 9, pool);
             for (int64_t n : kBatchSizes) {
-                const auto x = random_floats(static_cast<size_t>(n * K), 200 + static_cast<uint32_t>(n));
+                const auto x =
+                    random_floats(static_cast<size_t>(n * K), 200 + static_cast<uint32_t>(n));
                 const auto ref = run_matmul(m.w, x, n, KernelIsa::scalar, pool);
                 for (KernelIsa isa : supported_kernel_isas()) {
                     const auto y = run_matmul(m.w, x, n, isa, pool);
@@ -160,8 +161,8 @@ TEST(Kernels, EveryIsaMatchesScalarOnFloatWeights) {
                     const double tol = t == GgmlType::BF16 ? 1e-5 : 0.0;
                     for (size_t i = 0; i < ref.size(); ++i)
                         ASSERT_LE(std::fabs(ref[i] - y[i]), tol * (1 + std::fabs(ref[i])))
-                            << traits(t).name << " with " << kernel_isa_name(isa) << ", batch "
-                            << n << ", K " << K << ", output " << i;
+                            << traits(t).name << " with " << kernel_isa_name(isa) << ", batch " << n
+                            << ", K " << K << ", output " << i;
                 }
             }
         }
@@ -179,7 +180,8 @@ TEST(Kernels, ABatchRowEqualsThatRowAlone) {
         for (int64_t b = 0; b < n; ++b) {
             const std::vector<float> one(x.begin() + b * K, x.begin() + (b + 1) * K);
             const auto y = run_matmul(m.w, one, 1, isa, pool);
-            ASSERT_EQ(std::memcmp(y.data(), all.data() + b * rows, static_cast<size_t>(rows) * 4), 0)
+            ASSERT_EQ(std::memcmp(y.data(), all.data() + b * rows, static_cast<size_t>(rows) * 4),
+                      0)
                 << traits(t).name << " row " << b;
         }
     }
@@ -207,7 +209,8 @@ TEST(Kernels, SeveralOutputsShareOneInput) {
     const auto x = random_floats(static_cast<size_t>(n * 256), 3);
     std::vector<float> ya(size_t(n * 48)), yb(size_t(n * 16)), yc(size_t(n * 20));
     KernelScratch scratch;
-    const MatmulOutput outs[] = {{&a.w, ya.data(), 48}, {&b.w, yb.data(), 16}, {&c.w, yc.data(), 20}};
+    const MatmulOutput outs[] = {
+        {&a.w, ya.data(), 48}, {&b.w, yb.data(), 16}, {&c.w, yc.data(), 20}};
     matmul(outs, x.data(), n, pool, scratch);
     EXPECT_EQ(ya, run_matmul(a.w, x, n, scratch.isa(), pool));
     EXPECT_EQ(yb, run_matmul(b.w, x, n, scratch.isa(), pool));

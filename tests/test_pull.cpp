@@ -18,7 +18,7 @@ namespace {
 
 // A minimal HTTP/1.1 server imitating the two hub endpoints ponder uses.
 class FakeHub {
-public:
+  public:
     struct File {
         std::string name;
         std::string bytes;
@@ -51,7 +51,7 @@ public:
     void cut_next_download_at(size_t bytes) { cut_at_ = bytes; }
     std::vector<std::string> ranges_seen() const { return ranges_; }
 
-private:
+  private:
     void serve() {
         while (!stop_) {
             int client = accept(fd_, nullptr, nullptr);
@@ -83,26 +83,32 @@ private:
         size_t from = 0;
         if (range_at != std::string::npos) {
             from = std::stoul(request.substr(range_at + 13));
-            ranges_.push_back(request.substr(range_at + 13, request.find("\r\n", range_at) - range_at - 13));
+            ranges_.push_back(
+                request.substr(range_at + 13, request.find("\r\n", range_at) - range_at - 13));
         }
         if (path.rfind("/api/models/owner/model", 0) == 0) {
             nlohmann::json siblings = nlohmann::json::array({{{"rfilename", "README.md"}}});
             for (const auto& f : files_) {
                 std::string sha = f.advertised_sha.empty() ? real_sha(f.bytes) : f.advertised_sha;
-                siblings.push_back({{"rfilename", f.name}, {"lfs", {{"size", f.bytes.size()}, {"sha256", sha}}}});
+                siblings.push_back(
+                    {{"rfilename", f.name}, {"lfs", {{"size", f.bytes.size()}, {"sha256", sha}}}});
             }
             std::string body = nlohmann::json{{"id", "owner/model"}, {"siblings", siblings}}.dump();
-            send_all(client, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+            send_all(client,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
             return;
         }
         for (const auto& f : files_) {
             if (path != "/owner/model/resolve/main/" + f.name) continue;
             std::string body = f.bytes.substr(std::min(from, f.bytes.size()));
-            std::string head = from ? "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " + std::to_string(from) + "-" +
-                                          std::to_string(f.bytes.size() - 1) + "/" + std::to_string(f.bytes.size()) + "\r\n"
+            std::string head = from ? "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes " +
+                                          std::to_string(from) + "-" +
+                                          std::to_string(f.bytes.size() - 1) + "/" +
+                                          std::to_string(f.bytes.size()) + "\r\n"
                                     : "HTTP/1.1 200 OK\r\n";
-            head += "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+            head +=
+                "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
             if (cut_at_ && !from) {
                 send_all(client, head + body.substr(0, cut_at_));
                 cut_at_ = 0;
@@ -111,7 +117,8 @@ private:
             send_all(client, head + body);
             return;
         }
-        send_all(client, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        send_all(client,
+                 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
 
     static std::string real_sha(const std::string& bytes) {
@@ -131,20 +138,23 @@ private:
 
 TEST(Sha256, KnownVectors) {
     cli::Sha256 empty;
-    EXPECT_EQ(empty.hex_digest(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(empty.hex_digest(),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     cli::Sha256 abc;
     abc.update("abc", 3);
     EXPECT_EQ(abc.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     cli::Sha256 long_input;
     std::string a(1000000, 'a');
     long_input.update(a.data(), a.size());
-    EXPECT_EQ(long_input.hex_digest(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    EXPECT_EQ(long_input.hex_digest(),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 class Pull : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        if (!have_shared("models/TinyStories-656K-Q8_0.gguf")) GTEST_SKIP() << "shared models missing";
+        if (!have_shared("models/TinyStories-656K-Q8_0.gguf"))
+            GTEST_SKIP() << "shared models missing";
         q8 = read_file(shared_dir() / "models/TinyStories-656K-Q8_0.gguf");
         q4 = read_file(shared_dir() / "models/TinyStories-656K-Q4_0.gguf");
     }
@@ -201,7 +211,8 @@ TEST_F(Pull, ChecksumMismatchAndBadNamesAreErrors) {
     auto r = run_ponder({"pull", "owner/model:tiny"}, "", env(hub));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("SHA-256"), std::string::npos) << r.err;
-    EXPECT_FALSE(std::filesystem::exists(cache.path() / "ponder/models/owner/model/tiny-Q8_0.gguf"));
+    EXPECT_FALSE(
+        std::filesystem::exists(cache.path() / "ponder/models/owner/model/tiny-Q8_0.gguf"));
     r = run_ponder({"pull", "owner/missing"}, "", env(hub));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no such repository"), std::string::npos) << r.err;

@@ -11,7 +11,9 @@
 namespace ponder {
 namespace {
 
-std::string calc(const char* e) { return evaluate_expression(e).to_string(); }
+std::string calc(const char* e) {
+    return evaluate_expression(e).to_string();
+}
 
 TEST(Calculator, ExactArithmeticWithPrecedence) {
     EXPECT_EQ(calc("3 * 12 - 7"), "29");
@@ -31,11 +33,14 @@ TEST(Calculator, ExactArithmeticWithPrecedence) {
 }
 
 TEST(Calculator, ErrorsAreClearAndBounded) {
-    for (const char* bad : {"1 / 0", "2 +", "(1 + 2", "abc", "1 2", "2 ^ 0.5", "10 ^ 100000", "", "9^9^9"}) {
+    for (const char* bad :
+         {"1 / 0", "2 +", "(1 + 2", "abc", "1 2", "2 ^ 0.5", "10 ^ 100000", "", "9^9^9"}) {
         EXPECT_THROW(evaluate_expression(bad), Error) << bad;
     }
     EXPECT_THROW(evaluate_expression(std::string(5000, '(') + "1" + std::string(5000, ')')), Error);
-    EXPECT_THROW(evaluate_expression("99999999999999999999 * 99999999999999999999 * 99999999999999999999"), Error);
+    EXPECT_THROW(
+        evaluate_expression("99999999999999999999 * 99999999999999999999 * 99999999999999999999"),
+        Error);
     try {
         evaluate_expression("1 + * 2");
     } catch (const Error& e) {
@@ -109,7 +114,8 @@ TEST(Answer, LongAndHostileInputStaysBounded) {
 }
 
 TEST(ArithmeticCheck, FindsTrueAndFalseClaims) {
-    auto claims = check_arithmetic("Tom has 3 boxes, so 3 * 12 = 36 pens. Then 36 - 7 = 28.\nAnswer: 28");
+    auto claims =
+        check_arithmetic("Tom has 3 boxes, so 3 * 12 = 36 pens. Then 36 - 7 = 28.\nAnswer: 28");
     ASSERT_EQ(claims.size(), 2u);
     EXPECT_EQ(claims[0].expression, "3 * 12");
     EXPECT_TRUE(claims[0].correct);
@@ -119,9 +125,12 @@ TEST(ArithmeticCheck, FindsTrueAndFalseClaims) {
 }
 
 TEST(ArithmeticCheck, ChainsRoundingAndNonClaims) {
-    auto claims = check_arithmetic("3 * 12 = 36 - 7 = 29; 10 / 3 = 3.33; 10 / 3 = 3.4; x = 5; a == b; 1,200 + 300 = 1,500; 1/2 + 1/4 = 3/4");
+    auto claims = check_arithmetic(
+        "3 * 12 = 36 - 7 = 29; 10 / 3 = 3.33; 10 / 3 = 3.4; x = 5; a == b; 1,200 + 300 = 1,500; "
+        "1/2 + 1/4 = 3/4");
     ASSERT_EQ(claims.size(), 6u);
-    for (size_t i : {0u, 1u, 2u, 4u, 5u}) EXPECT_TRUE(claims[i].correct) << claims[i].expression << " = " << claims[i].claimed;
+    for (size_t i : {0u, 1u, 2u, 4u, 5u})
+        EXPECT_TRUE(claims[i].correct) << claims[i].expression << " = " << claims[i].claimed;
     EXPECT_FALSE(claims[3].correct);
     EXPECT_TRUE(check_arithmetic("The year 2024 = a leap year. Step 1: 5 = 5").empty());
 }

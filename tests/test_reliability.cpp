@@ -30,7 +30,9 @@ namespace fs = std::filesystem;
 
 constexpr const char* kChatModel = "models/rand-llama-q8_0.gguf";
 
-std::string chat_model() { return (shared_dir() / kChatModel).string(); }
+std::string chat_model() {
+    return (shared_dir() / kChatModel).string();
+}
 
 bool one_line(const std::string& text) {
     return !text.empty() && text.find('\n') == text.size() - 1;
@@ -43,7 +45,8 @@ ProcessResult run_shell(const std::string& command) {
     if (!pipe) return result;
     std::array<char, 4096> buffer;
     size_t n;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+        result.out.append(buffer.data(), n);
     const int status = ::pclose(pipe);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return result;
@@ -55,7 +58,8 @@ TEST(Reliability, ModelLargerThanMemoryIsRefusedByName) {
     // A real model file, made (sparsely) twice as large as the machine's memory.
     const fs::path huge = dir.path() / "huge.gguf";
     fs::copy_file(chat_model(), huge);
-    const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                            static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
     std::error_code ec;
     fs::resize_file(huge, memory * 2, ec);
     if (ec) GTEST_SKIP() << "no sparse files here: " << ec.message();
@@ -74,10 +78,12 @@ TEST(Reliability, ContextTooLargeForMemoryIsRefused) {
     GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit this test sets";
 #endif
     // 2 GiB of address space; the largest context of this model needs a 4 GiB KV cache.
-    auto r = run_shell("ulimit -v 2097152 && exec '" + std::string(PONDER_BINARY) + "' -m '" + chat_model() +
-                       "' --ctx 4194304 --no-log -n 1 hello");
+    auto r = run_shell("ulimit -v 2097152 && exec '" + std::string(PONDER_BINARY) + "' -m '" +
+                       chat_model() + "' --ctx 4194304 --no-log -n 1 hello");
     EXPECT_EQ(r.exit_code, 1) << r.out;
-    EXPECT_NE(r.out.find("a context of 4194304 tokens needs 4.00 GiB for its KV cache"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("a context of 4194304 tokens needs 4.00 GiB for its KV cache"),
+              std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("use a smaller context"), std::string::npos) << r.out;
 }
 
@@ -95,10 +101,11 @@ TEST(Reliability, HundredMegabytesOnStdinEndsWithAContextError) {
 
 TEST(Reliability, MillionTokenPromptFromLuaIsAnErrorTheScriptCanCatch) {
     PONDER_REQUIRE_SHARED(kChatModel);
-    auto r = run_ponder({"-m", chat_model(), "--no-log", "-e",
-                         "local ok, err = pcall(ponder.ask, string.rep('word ', 1000000))\n"
-                         "print(ok, (tostring(err):gsub('\\n', ' ')))\n"
-                         "print('counted', ponder.count_tokens(string.rep('word ', 1000000)) >= 500000)"});
+    auto r = run_ponder(
+        {"-m", chat_model(), "--no-log", "-e",
+         "local ok, err = pcall(ponder.ask, string.rep('word ', 1000000))\n"
+         "print(ok, (tostring(err):gsub('\\n', ' ')))\n"
+         "print('counted', ponder.count_tokens(string.rep('word ', 1000000)) >= 500000)"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("false\t"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("longer than the context"), std::string::npos) << r.out;
@@ -109,13 +116,15 @@ TEST(Reliability, MillionTokenPromptFromLuaIsAnErrorTheScriptCanCatch) {
 TEST(Reliability, KillingPonderMidAnswerLosesNothingLogged) {
     PONDER_REQUIRE_SHARED(kChatModel);
     TempDir home;
-    const std::vector<std::string> env = {"XDG_DATA_HOME=" + (home.path() / ".local/share").string(),
-                                          "XDG_CONFIG_HOME=" + (home.path() / ".config").string()};
+    const std::vector<std::string> env = {
+        "XDG_DATA_HOME=" + (home.path() / ".local/share").string(),
+        "XDG_CONFIG_HOME=" + (home.path() / ".config").string()};
     auto first = run_ponder({"-m", chat_model(), "-n", "4", "first question"}, "", env);
     ASSERT_EQ(first.exit_code, 0) << first.err;
 
     // An answer of up to 2000 tokens, killed as it streams.
-    PtySession session({"-m", chat_model(), "--temp", "1", "second question"}, home.path().string());
+    PtySession session({"-m", chat_model(), "--temp", "1", "second question"},
+                       home.path().string());
     ASSERT_TRUE(session.expect_more(200)) << session.output();
     session.signal(SIGKILL);
     EXPECT_EQ(session.wait_exit(), 128 + SIGKILL);

@@ -558,7 +558,8 @@ TEST(Repl, LuaRunsInsideTheSession) {
     s->send_line("/lua = counter + 1");  // globals persist from one /lua to the next
     ASSERT_TRUE(s->expect("11")) << s->output();
     // The ponder module works on the session's model.
-    s->send_line("/lua print('module', ponder.model().layers > 0, ponder.count_tokens('hello') > 0)");
+    s->send_line(
+        "/lua print('module', ponder.model().layers > 0, ponder.count_tokens('hello') > 0)");
     ASSERT_TRUE(s->expect("module\ttrue\ttrue")) << s->output();
     s->send_line("/lua error('boom')");
     ASSERT_TRUE(s->expect("boom")) << s->output();

@@ -390,9 +390,11 @@ print(pcall(ponder.contemplate, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
 
 TEST_F(Scripting, ExchangesAreLoggedAsLua) {
     PONDER_REQUIRE_SHARED("models/rand-llama-q8_0.gguf");
-    auto r = script("ponder.ask('lua log probe 7', {max_tokens = 2})\n"
-                    "local chat = ponder.chat{max_tokens = 2}\nchat:say('lua log probe 7 chat')\nchat:say('again')",
-                    {"-m", model_path()});
+    auto r = script(
+        "ponder.ask('lua log probe 7', {max_tokens = 2})\n"
+        "local chat = ponder.chat{max_tokens = 2}\nchat:say('lua log probe 7 "
+        "chat')\nchat:say('again')",
+        {"-m", model_path()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = run_ponder({"logs", "--json", "--search", "lua log probe 7"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

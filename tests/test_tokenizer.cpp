@@ -880,7 +880,8 @@ TEST(TokenizerStream, DanglingPartialCharacterBecomesReplacement) {
 TEST(TokenizerLongText, LargeVocabulariesRoundTripAHundredKilobytes) {
     PONDER_REQUIRE_SHARED("models/rand-llama-q8_0.gguf");
     PONDER_REQUIRE_SHARED("vocab/ggml-vocab-llama-spm.gguf");
-    const Tokenizer bpe = Tokenizer::from_gguf(ponder::GgufFile::open(shared_dir() / "models/rand-llama-q8_0.gguf"));
+    const Tokenizer bpe =
+        Tokenizer::from_gguf(ponder::GgufFile::open(shared_dir() / "models/rand-llama-q8_0.gguf"));
     const Tokenizer spm = Tokenizer::from_gguf(
         ponder::GgufFile::open(shared_dir() / "vocab/ggml-vocab-llama-spm.gguf"));
 

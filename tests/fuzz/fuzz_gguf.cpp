@@ -9,7 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
-        auto file = ponder::GgufFile::from_memory(std::span<const uint8_t>(data, size), "fuzz.gguf");
+        auto file =
+            ponder::GgufFile::from_memory(std::span<const uint8_t>(data, size), "fuzz.gguf");
         for (const auto& t : file.tensors()) {
             if (file.data_offset() + t.offset + t.n_bytes > size) std::abort();
             (void)file.tensor_data(t);

@@ -15,7 +15,8 @@ namespace {
 std::vector<ponder::Tokenizer>& tokenizers() {
     static std::vector<ponder::Tokenizer> all = [] {
         std::vector<ponder::Tokenizer> out;
-        for (const char* name : {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-deepseek-coder.gguf"}) {
+        for (const char* name : {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf",
+                                 "ggml-vocab-deepseek-coder.gguf"}) {
             try {
                 out.push_back(ponder::Tokenizer::from_gguf(
                     ponder::GgufFile::open(std::string(PONDER_SHARED_DIR) + "/vocab/" + name)));
@@ -53,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             // Arbitrary ids from the input bytes.
             std::vector<ponder::TokenId> random_ids;
             for (size_t i = 0; i + 1 < size; i += 2) {
-                random_ids.push_back(static_cast<ponder::TokenId>((data[i] | data[i + 1] << 8) % tok.vocab_size()));
+                random_ids.push_back(
+                    static_cast<ponder::TokenId>((data[i] | data[i + 1] << 8) % tok.vocab_size()));
             }
             ponder::StreamDecoder stream(tok);
             for (auto id : random_ids) {
