@@ -360,8 +360,11 @@ ParsedToolCalls parse_tool_calls(std::string_view output,
             if (value.is_array()) {
                 for (const auto& action : value) {
                     // "directly-answer" is Command R's way of saying: no tool.
-                    if (action.is_object() && action.value("tool_name", "") == "directly-answer")
-                        continue;
+                    if (action.is_object()) {
+                        // value() would throw on a name that is not a string (found by fuzzing).
+                        auto name = action.find("tool_name");
+                        if (name != action.end() && *name == "directly-answer") continue;
+                    }
                     add_calls(action, parsed);
                 }
             } else {

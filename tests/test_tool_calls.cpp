@@ -103,6 +103,10 @@ TEST(ToolCallParser, MistralAndCommandR) {
     EXPECT_EQ(p.calls[0].name, "calculator");
     p = parse("Action: ```json\n[{\"tool_name\": \"directly-answer\", \"parameters\": {}}]\n```");
     EXPECT_TRUE(p.calls.empty());
+    // A name that is not a string is a malformed call, not an exception (found by fuzz_tool_calls).
+    p = parse("Action: ```json\n[{\"tool_name\":{\"tool_name\": \"BBB\"}}]\n```");
+    EXPECT_TRUE(p.calls.empty());
+    EXPECT_EQ(p.malformed.size(), 1u);
     // "Action:" in prose is prose.
     p = parse("Action: none needed, the answer is 4.");
     EXPECT_TRUE(p.calls.empty());
