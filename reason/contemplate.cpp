@@ -274,10 +274,11 @@ std::vector<std::string_view> numbers_in(std::string_view text) {
 // on from: an equation that uses a number found neither in the question nor earlier in the chain
 // (a misread quantity: that line is to be sampled again), or a false result (replaced by the
 // exact value).
-std::vector<std::string> find_slips(std::string_view question, const std::string& chain) {
+std::vector<std::string> find_slips(std::string_view question, const std::string& chain,
+                                    std::span<const ArithmeticClaim> claims) {
     const auto given = numbers_in(question);
     std::vector<std::string> slips;
-    for (const ArithmeticClaim& claim : check_arithmetic(chain)) {
+    for (const ArithmeticClaim& claim : claims) {
         const size_t newline = chain.rfind('\n', claim.offset);
         const std::string_view before(chain.data(), newline == std::string::npos ? 0 : newline + 1);
         const auto seen = numbers_in(before);
@@ -303,7 +304,8 @@ void correct_chain(Assistant& assistant, const std::string& prompt_text, std::st
     const ContemplateSettings& cs = settings.contemplate;
     for (int k = 0;
          k < kMaxCorrections && !(cancel && cancel->load()) && c.tokens < cs.think_tokens; ++k) {
-        const std::vector<std::string> slips = find_slips(question, c.text);
+        const std::vector<std::string> slips =
+            find_slips(question, c.text, check_arithmetic(c.text));
         if (slips.empty()) break;
         const std::string* fixed = &slips.front();
         GenerateOptions o = generate_options(settings.sampling);
@@ -330,7 +332,7 @@ void score_chain(ChainReport& c, std::string_view question, const ContemplateSet
     c.weight = 1.0;
     if (cs.arithmetic_check) {
         c.claims = check_arithmetic(c.text);
-        c.false_claims = static_cast<int>(find_slips(question, c.text).size());
+        c.false_claims = static_cast<int>(find_slips(question, c.text, c.claims).size());
         c.weight *= std::pow(kFalseStepFactor, c.false_claims);
     }
     if (c.stop_reason == StopReason::max_tokens || c.stop_reason == StopReason::context_full)
