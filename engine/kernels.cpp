@@ -615,10 +615,23 @@ void swiglu(float* gate, const float* up, int64_t n) {
 
 void softmax(float* x, int64_t n) {
     float max = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
-    for (int64_t i = 0; i < n; ++i) x[i] = exp_approx(x[i] - max);
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    // The maximum is exact in any order; the sum is taken as ggml does on AVX-512: each 16
+    // values in float, then added in double.
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+    max = _mm512_reduce_max_ps(vmax);
+#endif
+    for (; i < n; ++i) max = std::max(max, x[i]);
+    for (i = 0; i < n; ++i) x[i] = exp_approx(x[i] - max);
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += x[i];
+    i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        sum += static_cast<double>(_mm512_reduce_add_ps(_mm512_loadu_ps(x + i)));
+#endif
+    for (; i < n; ++i) sum += x[i];
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
@@ -762,6 +775,27 @@ void axpy_f16(float p, const uint16_t* v, float* out, int n) {
     for (; i < n; ++i) out[i] += p * fp16_to_fp32(v[i]);
 }
 
+#if defined(__AVX512F__)
+// out = Σ p_j V[cells[j]] for 16·NV values held in registers across all cells: the same fused
+// multiply-adds per value as axpy_f16, without a store and reload of `out` per cell.
+template <int NV>
+void weigh_values(const float* p, const uint16_t* v, size_t v_stride,
+                  std::span<const int32_t> cells, float* out) {
+    __m512 acc[NV];
+    for (int r = 0; r < NV; ++r) acc[r] = _mm512_setzero_ps();
+    for (size_t j = 0; j < cells.size(); ++j) {
+        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        for (int r = 0; r < NV; ++r)
+            acc[r] = _mm512_fmadd_ps(
+                pj,
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r))),
+                acc[r]);
+    }
+    for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out + 16 * r, acc[r]);
+}
+#endif
+
 }  // namespace
 
 void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
@@ -778,6 +812,10 @@ void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* 
             dot_f32_f16(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
     softmax(scores, n);
     round_to_fp16_row(scores, scores, n);
+#if defined(__AVX512F__)
+    if (head_dim_v == 64) return weigh_values<4>(scores, v, v_stride, cells, out);
+    if (head_dim_v == 128) return weigh_values<8>(scores, v, v_stride, cells, out);
+#endif
     std::fill(out, out + head_dim_v, 0.0f);
     for (int64_t j = 0; j < n; ++j)
         axpy_f16(scores[j], v + static_cast<size_t>(cells[j]) * v_stride, out, head_dim_v);

@@ -36,8 +36,10 @@ class ThreadPool {
     }
 
     // Covers [0, n) with calls fn(begin, end, thread_index) on chunks of `grain` indices
-    // (0: about four chunks per thread), taken by the threads as they come, so one thread may
-    // get several chunks and a late one none.
+    // (0: about four chunks per thread). Each thread starts on its own contiguous share, taking
+    // chunks in order (long sequential reads, a counter no other thread touches meanwhile);
+    // when its share is done it takes chunks from the others' shares, so one thread may do
+    // several shares and a late one none.
     template <typename Fn>
     void parallel_for(int64_t n, Fn&& fn) {
         parallel_for(n, 0, fn);
@@ -50,12 +52,27 @@ class ThreadPool {
             fn(int64_t{0}, n, 0);
             return;
         }
-        std::atomic<int64_t> next{0};
+        // Shares in whole chunks; a cache line each, so taking a chunk of one's own share does
+        // not disturb the others.
+        struct alignas(64) Share {
+            std::atomic<int64_t> next;
+            int64_t end;
+        };
+        const int shares = std::min(n_threads_, kMaxShares);
+        const int64_t chunks = (n + grain - 1) / grain;
+        Share share[kMaxShares];
+        for (int t = 0; t < shares; ++t) {
+            share[t].next.store(chunks * t / shares * grain, std::memory_order_relaxed);
+            share[t].end = std::min(n, chunks * (t + 1) / shares * grain);
+        }
         auto body = [&](int thread) {
-            for (;;) {
-                const int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
-                if (begin >= n) return;
-                fn(begin, std::min(n, begin + grain), thread);
+            for (int i = 0; i < shares; ++i) {
+                Share& sh = share[(thread + i) % shares];
+                for (;;) {
+                    const int64_t begin = sh.next.fetch_add(grain, std::memory_order_relaxed);
+                    if (begin >= sh.end) break;
+                    fn(begin, std::min(sh.end, begin + grain), thread);
+                }
             }
         };
         auto invoke = [](void* ctx, int thread, int) {
@@ -65,6 +82,7 @@ class ThreadPool {
     }
 
   private:
+    static constexpr int kMaxShares = 16;  // threads beyond this share the shares
     using RawFn = void (*)(void* ctx, int thread, int n_threads);
     // every_thread: fn runs once on each thread and the caller waits for all; otherwise only
     // threads that join before the caller has finished its own part run it.
