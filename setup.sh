@@ -18,7 +18,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Exactly what the build and the tests need.
 PACKAGES=(
     g++ cmake make pkg-config git
-    libreadline-dev libcli11-dev liblua5.4-dev libeigen3-dev libopenblas-dev
+    libreadline-dev libcli11-dev liblua5.4-dev
     nlohmann-json3-dev libgtest-dev
     libpcre2-dev libsqlite3-dev libcurl4-openssl-dev
     clang libclang-rt-dev
