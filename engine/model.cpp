@@ -499,6 +499,9 @@ void Model::pack_weights() {
     for (LayerWeights& L : layers_)
         for (WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down}) pack(*w);
     pack(output_);
+    // A tied embedding shares the output matrix's packed copy (see weight_row).
+    if (token_embd_.data == output_.data && token_embd_.type == output_.type)
+        token_embd_.packed = output_.packed;
 }
 
 Model Model::from_huggingface(const fs::path& directory) {
