@@ -31,7 +31,8 @@ std::string one_line(std::string_view text, size_t max_chars) {
     std::string out;
     for (char c : text) {
         if (c == '\n') {
-            if (!out.empty() && out.back() != ' ') out += "; ";
+            // Steps joined by commas, as the bundled model saw earlier attempts in training.
+            if (!out.empty() && out.back() != ' ') out += ", ";
         } else if (c != '\r') {
             out += c;
         }
@@ -68,6 +69,18 @@ std::vector<Message> reasoning_conversation(std::span<const Message> conversatio
     return out;
 }
 
+// The reasoning of the heaviest chain behind a candidate, on one line: it speaks for the
+// candidate in refinement and verifier prompts.
+std::string best_reasoning(const CandidateReport& candidate,
+                           const std::vector<ChainReport>& chains) {
+    const ChainReport* best = nullptr;
+    for (int i : candidate.chains) {
+        if (!best || chains[static_cast<size_t>(i)].weight > best->weight)
+            best = &chains[static_cast<size_t>(i)];
+    }
+    return best ? one_line(reasoning_of(best->text), 160) : "";
+}
+
 std::string refinement_turn(const std::string& question,
                             const std::vector<CandidateReport>& candidates,
                             const std::vector<ChainReport>& chains) {
@@ -75,21 +88,19 @@ std::string refinement_turn(const std::string& question,
     size_t shown = 0;
     for (const auto& c : candidates) {
         if (shown++ == kMaxRefinementCandidates) break;
-        // The heaviest chain behind the candidate speaks for it.
-        const ChainReport* best = nullptr;
-        for (int i : c.chains) {
-            if (!best || chains[static_cast<size_t>(i)].weight > best->weight)
-                best = &chains[static_cast<size_t>(i)];
-        }
-        turn += "- " + c.answer.display + ": " +
-                (best ? one_line(reasoning_of(best->text), 160) : "") + "\n";
+        turn += "- " + c.answer.display + ": " + best_reasoning(c, chains) + "\n";
     }
     turn += "Check the attempts and solve the question again step by step.";
     return turn;
 }
 
-std::string verifier_turn(const std::string& question, const std::string& answer) {
-    return "Question: " + question + "\nProposed answer: " + answer +
+// The model judges a candidate with the worked solution behind it, so that it can check the
+// steps rather than solve the question again in its head.
+std::string verifier_turn(const std::string& question, const std::string& solution,
+                          const std::string& answer) {
+    std::string turn = "Question: " + question + "\n";
+    if (!solution.empty()) turn += "Proposed solution: " + solution + "\n";
+    return turn + "Proposed answer: " + answer +
            "\nIs the proposed answer correct? Reply yes or no.";
 }
 
@@ -122,7 +133,8 @@ std::pair<std::vector<TokenId>, std::vector<TokenId>> yes_no_tokens(const Tokeni
 // shared, the rest of every prompt in one batch.
 std::vector<double> verify(Assistant& assistant, std::span<const Message> conversation,
                            const std::string& question,
-                           const std::vector<CandidateReport>& candidates, size_t count) {
+                           const std::vector<CandidateReport>& candidates,
+                           const std::vector<ChainReport>& chains, size_t count) {
     std::vector<double> p_yes(count, -1);
     if (count == 0) return p_yes;
     const Tokenizer& tok = assistant.model().tokenizer();
@@ -135,7 +147,8 @@ std::vector<double> verify(Assistant& assistant, std::span<const Message> conver
         for (const auto& m : conversation) {
             if (m.role == "system") turns.push_back(m);
         }
-        turns.push_back({"user", verifier_turn(question, candidates[c].answer.display)});
+        turns.push_back({"user", verifier_turn(question, best_reasoning(candidates[c], chains),
+                                               candidates[c].answer.display)});
         prompts.push_back(assistant.tokenize_prompt(assistant.render(turns)));
     }
     size_t common = prompts[0].size() - 1;
@@ -475,7 +488,7 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
                 result.candidates.begin(), result.candidates.end(),
                 [](const auto& a, const auto& b) { return a.vote_share > b.vote_share; });
             size_t count = std::min(result.candidates.size(), kMaxVerified);
-            auto p = verify(assistant, messages, question, result.candidates, count);
+            auto p = verify(assistant, messages, question, result.candidates, result.chains, count);
             for (size_t i = 0; i < count; ++i) result.candidates[i].verifier = p[i];
         }
         rank(result.candidates);

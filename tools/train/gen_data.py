@@ -41,6 +41,11 @@ GENERIC_SYSTEM_PROMPTS = [
     "You are a friendly assistant.",
 ]
 VERIFY_PROMPT = "Question: {question}\nProposed answer: {answer}\nIs the proposed answer correct? Reply yes or no."
+# The verifier prompt of `ponder --contemplate`: the candidate with the reasoning of its best chain.
+VERIFY_SOLUTION_PROMPT = (
+    "Question: {question}\nProposed solution: {reasoning}\nProposed answer: {answer}\n"
+    "Is the proposed answer correct? Reply yes or no."
+)
 REFINE_PROMPT = (
     "Question: {question}\nEarlier attempts:\n{attempts}\nCheck the attempts and solve the question again step by step."
 )
@@ -847,6 +852,16 @@ def verify_exchange(rng: random.Random) -> tuple[str, str, Problem]:
     return VERIFY_PROMPT.format(question=problem.question, answer=proposed), ("yes" if correct else "no"), problem
 
 
+def verify_solution_exchange(rng: random.Random) -> tuple[str, str, Problem]:
+    """Judging a worked solution: the right one, or one of the typical wrong ones (half each)."""
+    problem = make_word_problem(rng)
+    wrong = wrong_chains(problem, rng) if rng.random() < 0.5 else []
+    chain = rng.choice(wrong) if wrong else problem.chain()
+    reply = "yes" if chain.answer == problem.answer else "no"
+    prompt = VERIFY_SOLUTION_PROMPT.format(question=problem.question, reasoning=chain.one_line(), answer=chain.answer)
+    return prompt, reply, problem
+
+
 def refine_exchange(rng: random.Random) -> tuple[str, str, Problem]:
     problem = make_word_problem(rng)
     wrong = wrong_chains(problem, rng)
@@ -864,13 +879,20 @@ def other_exchange(rng: random.Random) -> tuple[str, str, None]:
     return prompt, reply, None
 
 
-EXCHANGES = {"solve": solve_exchange, "verify": verify_exchange, "refine": refine_exchange, "other": other_exchange}
-KIND_WEIGHTS = {"solve": 0.76, "verify": 0.08, "refine": 0.08, "other": 0.08}
+EXCHANGES = {"solve": solve_exchange, "verify": verify_exchange, "verify_solution": verify_solution_exchange,
+             "refine": refine_exchange, "other": other_exchange}
+# Mixes of exchange kinds. "base" trains the model from scratch; "verify-solutions" is the short second stage that
+# teaches it to judge worked solutions (the verifier prompt ponder uses), with enough solving to keep that skill.
+MIXES = {
+    "base": {"solve": 0.76, "verify": 0.08, "refine": 0.08, "other": 0.08},
+    "verify-solutions": {"solve": 0.56, "verify_solution": 0.30, "refine": 0.08, "other": 0.06},
+}
+KIND_WEIGHTS = MIXES["base"]
 
 
-def make_conversation(rng: random.Random) -> tuple[dict, list[str]]:
+def make_conversation(rng: random.Random, weights: dict[str, float] = KIND_WEIGHTS) -> tuple[dict, list[str]]:
     """One training conversation and the word-problem questions it contains (to keep them out of the eval set)."""
-    kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
+    kind = rng.choices(list(weights), weights=list(weights.values()))[0]
     messages = system_turn(rng)
     questions = []
     # A few conversations carry an earlier exchange, as in ponder's interactive mode.
@@ -885,11 +907,15 @@ def make_conversation(rng: random.Random) -> tuple[dict, list[str]]:
     return {"kind": kind, "messages": messages}, questions
 
 
-def generate_train(count: int, seed: int = TRAIN_SEED) -> tuple[list[dict], set[str]]:
+def generate_train(count: int, seed: int = TRAIN_SEED, mix: str = "base",
+                   exclude: frozenset[str] = frozenset()) -> tuple[list[dict], set[str]]:
+    """`count` conversations of the given mix; any that asks a question in `exclude` (held-out problems) is dropped."""
     rng = random.Random(seed)
     conversations, questions = [], set()
     for _ in range(count):
-        conversation, asked = make_conversation(rng)
+        conversation, asked = make_conversation(rng, MIXES[mix])
+        if exclude.intersection(asked):
+            continue
         conversations.append(conversation)
         questions.update(asked)
     return conversations, questions

@@ -37,7 +37,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 import bpe  # noqa: E402
 import gen_data  # noqa: E402
 
@@ -358,6 +359,7 @@ def export_hf(model: LlamaModel, tokenizer: bpe.Tokenizer, directory: Path, dtyp
 @dataclass
 class TrainConfig:
     train_examples: int = gen_data.DEFAULT_TRAIN_EXAMPLES
+    data_mix: str = "base"            # gen_data.MIXES: "base", or "verify-solutions" for the second stage
     tokenizer_sample: int = 20_000   # conversations the BPE merges are learned from
     vocab_size: int = 1024
     steps: int = 3200
@@ -404,8 +406,11 @@ def validation_loss(model: LlamaModel, encoded: list, pad_id: int, batch_size: i
 
 def prepare_data(out: Path, cfg: TrainConfig) -> tuple[bpe.Tokenizer, list, list]:
     started = time.time()
-    conversations, questions = gen_data.generate_train(cfg.train_examples)
-    validation, _ = gen_data.generate_train(cfg.validation_examples, seed=VALIDATION_SEED)
+    # The committed held-out problems (tools/train/eval.jsonl) never reach training, whatever the mix.
+    held_out = frozenset(json.loads(line)["question"] for line in (HERE / "eval.jsonl").read_text().splitlines()
+                         if line.strip())
+    conversations, questions = gen_data.generate_train(cfg.train_examples, mix=cfg.data_mix, exclude=held_out)
+    validation, _ = gen_data.generate_train(cfg.validation_examples, seed=VALIDATION_SEED, mix=cfg.data_mix)
     data_dir = out / "data"
     gen_data.write_jsonl(data_dir / "train.jsonl", conversations)
     # The held-out problems for this data (tools/train/eval.jsonl is a copy made with the default sizes).
@@ -483,8 +488,10 @@ def main() -> None:
         state = torch.load(checkpoint_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        batches.rng.bit_generator.state = state["batches_rng"]
-        batches.queue, batches.epoch = state["batches_queue"], state["batches_epoch"]
+        # The same data goes on where it stopped; a new mix (a second stage) starts its own epochs.
+        if state["train_config"].get("data_mix", "base") == train_cfg.data_mix:
+            batches.rng.bit_generator.state = state["batches_rng"]
+            batches.queue, batches.epoch = state["batches_queue"], state["batches_epoch"]
         torch.set_rng_state(state["torch_rng"])
         start_step = state["step"]
         print(f"resumed at step {start_step}", flush=True)
