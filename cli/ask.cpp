@@ -38,19 +38,11 @@ int run_contemplate(const AskRequest& request, const std::shared_ptr<LanguageMod
 
     nlohmann::json trace = result.to_json();
     if (log) {
-        LoggedExchange e;
+        LoggedExchange e = logged_contemplation(request.user_text, result, model->load_seconds());
         e.conversation_id = conversation_id;
-        e.mode = "contemplate";
         e.model = request.model_label;
         e.system = system;
-        e.prompt = request.user_text;
-        e.answer = result.answer.display;
-        e.stop_reason = result.cancelled ? "cancelled" : "answered";
-        e.prompt_tokens = result.prompt_tokens;
-        e.answer_tokens = result.generated_tokens;
         e.options = settings_to_json(opt.settings);
-        e.timings = {{"seconds", result.seconds}, {"load_seconds", model->load_seconds()}};
-        e.chains = trace;
         log->append(std::move(e));
     }
     if (opt.json) {
@@ -176,20 +168,14 @@ int run_ask(const AskRequest& request, const std::shared_ptr<LanguageModel>& mod
     }
 
     if (log) {
-        LoggedExchange e;
+        LoggedExchange e = logged_reply(opt.raw ? "raw" : "quick", request.user_text, reply,
+                                        answer_tokens, model->load_seconds());
         e.conversation_id = conversation_id;
-        e.mode = opt.raw ? "raw" : "quick";
         e.model = request.model_label;
         e.system = system;
-        e.prompt = request.user_text;
-        e.answer = reply.text;
-        e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
-        e.prompt_tokens = reply.prompt_tokens;
-        e.answer_tokens = answer_tokens;
         e.options = settings_to_json(opt.settings);
         if (!tool_calls.empty()) e.options["tool_calls"] = tool_calls;
         if (!request.attached_files.empty()) e.options["files"] = request.attached_files;
-        e.timings = timings_json(reply, model->load_seconds());
         log->append(std::move(e));
     }
 

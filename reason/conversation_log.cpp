@@ -6,6 +6,9 @@
 #include <ctime>
 
 #include "engine/error.h"
+#include "engine/generate.h"
+#include "reason/assistant.h"
+#include "reason/contemplate.h"
 
 namespace ponder {
 
@@ -256,6 +259,35 @@ std::vector<LoggedExchange> ConversationLog::recent(int limit, const std::string
     std::vector<LoggedExchange> out;
     while (s.step()) out.push_back(read_row(s));
     return out;
+}
+
+LoggedExchange logged_reply(std::string mode, std::string prompt, const Reply& reply,
+                            int64_t answer_tokens, double load_seconds) {
+    LoggedExchange e;
+    e.mode = std::move(mode);
+    e.prompt = std::move(prompt);
+    e.answer = reply.text;
+    e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
+    e.prompt_tokens = reply.prompt_tokens;
+    e.answer_tokens = answer_tokens;
+    e.timings = timings_json(reply, load_seconds);
+    return e;
+}
+
+LoggedExchange logged_contemplation(std::string prompt, const ContemplationResult& result,
+                                    double load_seconds) {
+    LoggedExchange e;
+    e.mode = "contemplate";
+    e.prompt = std::move(prompt);
+    e.answer = result.answer.display;
+    e.stop_reason = result.cancelled        ? "cancelled"
+                    : result.answer.empty() ? "no_answer"
+                                            : "answered";
+    e.prompt_tokens = result.prompt_tokens;
+    e.answer_tokens = result.generated_tokens;
+    e.timings = {{"seconds", result.seconds}, {"load_seconds", load_seconds}};
+    e.chains = result.to_json();
+    return e;
 }
 
 }  // namespace ponder

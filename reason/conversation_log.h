@@ -32,6 +32,17 @@ struct LoggedExchange {
     nlohmann::json chains;  // null unless contemplated
 };
 
+struct Reply;
+struct ContemplationResult;
+
+// An exchange with the fields that come from what the model did: a quick reply (mode "quick",
+// "raw", "repl", "lua"; answer_tokens counts what the user saw), or a contemplation (its whole
+// trace as `chains`). Callers add the conversation, model, system prompt and options.
+LoggedExchange logged_reply(std::string mode, std::string prompt, const Reply& reply,
+                            int64_t answer_tokens, double load_seconds);
+LoggedExchange logged_contemplation(std::string prompt, const ContemplationResult& result,
+                                    double load_seconds);
+
 class ConversationLog {
   public:
     using Warn = std::function<void(const std::string&)>;

@@ -491,17 +491,7 @@ void Repl::ask_contemplating(const std::string& text, const std::vector<std::str
         result =
             contemplate(*assistant_, conversation, session_.settings(), hooks, &interrupt_flag());
     }
-    LoggedExchange e;
-    e.mode = "contemplate";
-    e.prompt = text;
-    e.answer = result.answer.display;
-    e.stop_reason = result.cancelled        ? "cancelled"
-                    : result.answer.empty() ? "no_answer"
-                                            : "answered";
-    e.prompt_tokens = result.prompt_tokens;
-    e.answer_tokens = result.generated_tokens;
-    e.timings = {{"seconds", result.seconds}, {"load_seconds", model_.model->load_seconds()}};
-    e.chains = result.to_json();
+    LoggedExchange e = logged_contemplation(text, result, model_.model->load_seconds());
     e.options["confidence"] = result.confidence;
     log_exchange(std::move(e), files);
     last_stats_ = contemplation_speed_line(result);
@@ -825,15 +815,9 @@ void Repl::run_script(const std::string& args) {
 
 void Repl::log_reply(const char* mode, const std::string& prompt, const Reply& reply,
                      const std::vector<std::string>& files) {
-    LoggedExchange e;
-    e.mode = mode;
-    e.prompt = prompt;
-    e.answer = reply.text;
-    e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
-    e.prompt_tokens = reply.prompt_tokens;
-    e.answer_tokens = reply.timings.generated_tokens;
-    e.timings = timings_json(reply, model_.model->load_seconds());
-    log_exchange(std::move(e), files);
+    log_exchange(logged_reply(mode, prompt, reply, reply.timings.generated_tokens,
+                              model_.model->load_seconds()),
+                 files);
 }
 
 void Repl::log_exchange(LoggedExchange e, const std::vector<std::string>& files) {

@@ -120,16 +120,10 @@ int chat_say(lua_State* L) {
         if (ConversationLog* log = state.host->log()) {
             if (chat.conversation_id == 0) chat.conversation_id = log->start_conversation();
             const LanguageModel& model = chat.session.assistant().model();
-            LoggedExchange e;
+            LoggedExchange e = logged_reply("lua", text, reply, generated, model.load_seconds());
             e.conversation_id = chat.conversation_id;
-            e.mode = "lua";
             e.model = model.path().empty() ? model.name() : model.path();
             e.system = chat.session.settings().system;
-            e.prompt = text;
-            e.answer = reply.text;
-            e.stop_reason = std::string(stop_reason_name(reply.stop_reason));
-            e.prompt_tokens = reply.prompt_tokens;
-            e.answer_tokens = generated;
             e.options = settings_to_json(chat.session.settings());
             if (!exchanges.empty()) e.options["tool_calls"] = tool_exchanges_json(exchanges);
             log->append(std::move(e));

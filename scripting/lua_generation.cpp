@@ -61,15 +61,10 @@ void log_answer(ModuleState& state, const std::vector<Message>& conversation, co
     ConversationLog* log = state.host->log();
     if (!log) return;
     const LanguageModel& model = state.host->assistant().model();
-    LoggedExchange e;
-    e.mode = "lua";
+    LoggedExchange e = logged_reply("lua", conversation.back().content, out.reply,
+                                    out.generated_tokens, model.load_seconds());
     e.model = model.path().empty() ? model.name() : model.path();
     if (conversation.front().role == "system") e.system = conversation.front().content;
-    e.prompt = conversation.back().content;
-    e.answer = out.reply.text;
-    e.stop_reason = std::string(stop_reason_name(out.reply.stop_reason));
-    e.prompt_tokens = out.reply.prompt_tokens;
-    e.answer_tokens = out.generated_tokens;
     e.options = settings_to_json(settings);
     if (!out.exchanges.empty()) e.options["tool_calls"] = tool_exchanges_json(out.exchanges);
     log->append(std::move(e));
@@ -299,17 +294,12 @@ int contemplate_prompt(lua_State* L) {
         table["tool_calls"] = tool_exchanges_json(tool_phase.exchanges);
         if (ConversationLog* log = state.host->log()) {
             const LanguageModel& model = assistant.model();
-            LoggedExchange e;
+            LoggedExchange e =
+                logged_contemplation(conversation.back().content, result, model.load_seconds());
             e.mode = "lua";
             e.model = model.path().empty() ? model.name() : model.path();
             e.system = options.settings.system;
-            e.prompt = conversation.back().content;
-            e.answer = result.answer.display;
-            e.stop_reason = result.cancelled ? "cancelled" : "contemplated";
-            e.prompt_tokens = result.prompt_tokens;
-            e.answer_tokens = result.generated_tokens;
             e.options = settings_to_json(options.settings);
-            e.chains = table["chains"];
             log->append(std::move(e));
         }
         return protect(L, 0, [&](lua_State* S) { push_json(S, table); });
