@@ -312,10 +312,11 @@ void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, in
     const int64_t block = fmt == ActivationFormat::q8_blocks32 ? 32 : 256;
     for (int64_t b0 = 0, b = 0; b0 < n; b0 += block, ++b) {
         const float amax = block_amax(x + b0, block);
-        // Q8_K needs the signed value of the first element of largest magnitude.
+        // Q8_K needs the signed value of the first element of largest magnitude (a block that
+        // holds a NaN may have none: the search stays within the block).
         float max = 0;
-        if (fmt != ActivationFormat::q8_blocks32 && amax != 0)
-            for (int64_t i = b0;; ++i)
+        if (fmt != ActivationFormat::q8_blocks32)
+            for (int64_t i = b0; i < b0 + block; ++i)
                 if (std::fabs(x[i]) == amax) {
                     max = x[i];
                     break;

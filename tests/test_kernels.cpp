@@ -80,6 +80,27 @@ TEST(Kernels, IsaNamesAndSupport) {
     std::printf("; cpu: %s\n", cpu_feature_summary().c_str());
 }
 
+// An activation block that holds NaN (a corrupt model's weights can produce one) is quantized
+// within its own bounds, on every instruction set and for both activation formats.
+TEST(Kernels, NanActivationsStayWithinTheirBlock) {
+    ThreadPool pool(1);
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K}) {
+        const int64_t K = cols_for(t);
+        TestMatrix m(t, 16, K, 3, pool);
+        const int64_t last_block = K - traits(t).block_size;
+        // One NaN at the start, in the middle, at the end; then a whole last block of them.
+        for (int64_t from : {int64_t{0}, K / 2, K - 1, last_block}) {
+            std::vector<float> x = random_floats(static_cast<size_t>(K), 5);
+            const int64_t to = from == last_block ? K : from + 1;
+            std::fill(x.begin() + from, x.begin() + to, NAN);
+            for (KernelIsa isa : supported_kernel_isas()) {
+                const auto y = run_matmul(m.w, x, 1, isa, pool);
+                EXPECT_EQ(y.size(), 16u) << traits(t).name << " " << kernel_isa_name(isa);
+            }
+        }
+    }
+}
+
 TEST(Kernels, PackedLayoutsHoldTheSameValues) {
     ThreadPool pool(1);
     for (GgmlType t : kIntegerTypes) {
