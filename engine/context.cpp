@@ -279,8 +279,9 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         const MatmulOutput gate_up[] = {{&L.gate, s.gate.data(), c.n_ff},
                                         {&L.up, s.up.data(), c.n_ff}};
         matmul(gate_up, s.xn.data(), n, pool, kernel_scratch_);
-        // Element-wise, in chunks big enough to be worth a hand-off (exp is the cost here).
-        pool.parallel_for(n * c.n_ff, 1024, [&](int64_t e0, int64_t e1, int) {
+        // Element-wise, in chunks big enough to be worth a hand-off: with a vectorised exp,
+        // one token's few thousand values take less time than waking a thread.
+        pool.parallel_for(n * c.n_ff, 8192, [&](int64_t e0, int64_t e1, int) {
             swiglu(s.gate.data() + e0, s.up.data() + e0, e1 - e0);
         });
         matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernel_scratch_);
