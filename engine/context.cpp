@@ -31,7 +31,7 @@ struct Context::Scratch {
     std::vector<size_t> visible_begin;  // per token: its range of `visible`
     std::vector<size_t> visible_end;
     std::vector<int64_t> out_rows;           // tokens whose logits are wanted
-    std::vector<std::vector<float>> scores;  // per thread, n_ctx
+    std::vector<std::vector<float>> scores;  // per thread, n_ctx per head of a KV group
 };
 
 namespace {
@@ -134,7 +134,8 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
     // One attention score buffer per thread (the global pool may have been resized).
     if (s.scores.size() < static_cast<size_t>(pool.size())) {
         s.scores.resize(static_cast<size_t>(pool.size()));
-        for (auto& sc : s.scores) sc.resize(static_cast<size_t>(kv_.size()));
+        for (auto& sc : s.scores)
+            sc.resize(static_cast<size_t>(kv_.size() * (c.n_head / c.n_head_kv)));
     }
     int64_t n = static_cast<int64_t>(entries.size());
     const int64_t E = c.n_embd, hd_k = c.head_dim_k, hd_v = c.head_dim_v;
@@ -253,14 +254,16 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
 
         const uint16_t* k_cache = kv_.k_layer(static_cast<int64_t>(l));
         const uint16_t* v_cache = kv_.v_layer(static_cast<int64_t>(l));
-        pool.parallel_for(n * c.n_head, [&](int64_t t0, int64_t t1, int thread) {
+        // One task per token and KV head: the query heads of a group share its K and V rows.
+        pool.parallel_for(n * c.n_head_kv, [&](int64_t t0, int64_t t1, int thread) {
             float* scores = s.scores[static_cast<size_t>(thread)].data();
             for (int64_t t = t0; t < t1; ++t) {
-                const int64_t i = t / c.n_head, h = t % c.n_head, g = h / group;
+                const int64_t i = t / c.n_head_kv, g = t % c.n_head_kv, h = g * group;
                 const size_t vb = s.visible_begin[static_cast<size_t>(i)];
                 const size_t ve = s.visible_end[static_cast<size_t>(i)];
-                attend(s.q.data() + i * q_dim + h * hd_k, k_cache + g * hd_k,
-                       static_cast<size_t>(k_dim), v_cache + g * hd_v, static_cast<size_t>(v_dim),
+                attend(s.q.data() + i * q_dim + h * hd_k, static_cast<int>(group),
+                       k_cache + g * hd_k, static_cast<size_t>(k_dim), v_cache + g * hd_v,
+                       static_cast<size_t>(v_dim),
                        std::span<const int32_t>(s.visible.data() + vb, ve - vb),
                        static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores,
                        s.attn.data() + i * attn_dim + h * hd_v);

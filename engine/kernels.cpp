@@ -791,36 +791,11 @@ void axpy_f16(float p, const uint16_t* v, float* out, int n) {
     for (; i < n; ++i) out[i] += p * fp16_to_fp32(v[i]);
 }
 
-#if defined(__AVX512F__)
-// out = Σ p_j V[cells[j]] for 16·NV values held in registers across all cells: the same fused
-// multiply-adds per value as axpy_f16, without a store and reload of `out` per cell.
-template <int NV>
-void weigh_values(const float* p, const uint16_t* v, size_t v_stride,
-                  std::span<const int32_t> cells, float* out) {
-    __m512 acc[NV];
-    for (int r = 0; r < NV; ++r) acc[r] = _mm512_setzero_ps();
-    for (size_t j = 0; j < cells.size(); ++j) {
-        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
-        const __m512 pj = _mm512_set1_ps(p[j]);
-        for (int r = 0; r < NV; ++r)
-            acc[r] = _mm512_fmadd_ps(
-                pj,
-                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r))),
-                acc[r]);
-    }
-    for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out + 16 * r, acc[r]);
-}
-#endif
-
-}  // namespace
-
-void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
-            std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
-            float* scores, float* out) {
+// One query head: the reference every path below reproduces bit for bit.
+void attend_head(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v,
+                 size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
+                 float scale, float* scores, float* out) {
     const int64_t n = static_cast<int64_t>(cells.size());
-    // As llama.cpp's default (non-flash) attention with its F16 cache: the query is rounded to
-    // F16 for the K·q products and the softmax weights are rounded to F16 before weighting V.
-    // Matching these roundings keeps logits within ~1e-5 of llama.cpp's.
     float q16[kMaxHeadDim];
     round_to_fp16_row(q, q16, head_dim_k);
     for (int64_t j = 0; j < n; ++j)
@@ -828,13 +803,106 @@ void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* 
             dot_f32_f16(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
     softmax(scores, n);
     round_to_fp16_row(scores, scores, n);
-#if defined(__AVX512F__)
-    if (head_dim_v == 64) return weigh_values<4>(scores, v, v_stride, cells, out);
-    if (head_dim_v == 128) return weigh_values<8>(scores, v, v_stride, cells, out);
-#endif
     std::fill(out, out + head_dim_v, 0.0f);
     for (int64_t j = 0; j < n; ++j)
         axpy_f16(scores[j], v + static_cast<size_t>(cells[j]) * v_stride, out, head_dim_v);
+}
+
+#if defined(__AVX512F__)
+// G query heads that share a KV head, 16·NV values each: every K and V row is loaded and
+// converted once for all of them, and the weighted sums stay in registers across the cells.
+// Per head, the same operations in the same order as attend_head.
+template <int NV, int G>
+void attend_heads(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v,
+                  size_t v_stride, std::span<const int32_t> cells, int head_dim_k, float scale,
+                  float* scores, float* out) {
+    const int64_t n = static_cast<int64_t>(cells.size());
+    float q16[G][kMaxHeadDim];
+    for (int g = 0; g < G; ++g) round_to_fp16_row(q + g * head_dim_k, q16[g], head_dim_k);
+    for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* row = k + static_cast<size_t>(cells[j]) * k_stride;
+        __m512 acc[G];
+        for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
+        for (int d = 0; d < head_dim_k; d += 16) {
+            const __m512 kv =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + d)));
+            for (int g = 0; g < G; ++g)
+                acc[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q16[g] + d), kv, acc[g]);
+        }
+        for (int g = 0; g < G; ++g) scores[g * n + j] = _mm512_reduce_add_ps(acc[g]) * scale;
+    }
+    for (int g = 0; g < G; ++g) {
+        softmax(scores + g * n, n);
+        round_to_fp16_row(scores + g * n, scores + g * n, n);
+    }
+    __m512 acc[G][NV];
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < NV; ++r) acc[g][r] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
+        for (int r = 0; r < NV; ++r) {
+            const __m512 vv =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r)));
+            for (int g = 0; g < G; ++g)
+                acc[g][r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[g * n + j]), vv, acc[g][r]);
+        }
+    }
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out + g * 16 * NV + 16 * r, acc[g][r]);
+}
+
+// Up to kMaxHeads heads of a group at a time; the returned count were done.
+template <int NV>
+int attend_some_heads(int heads, const float* q, const uint16_t* k, size_t k_stride,
+                      const uint16_t* v, size_t v_stride, std::span<const int32_t> cells,
+                      int head_dim_k, float scale, float* scores, float* out) {
+    // G·NV accumulators must fit the 32 vector registers with room to spare.
+    constexpr int kMaxHeads = NV <= 4 ? 4 : 2;
+    const int g = std::min(heads, kMaxHeads);
+    switch (g) {
+        case 1:
+            attend_heads<NV, 1>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores, out);
+            break;
+        case 2:
+            attend_heads<NV, 2>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores, out);
+            break;
+        case 3:
+            if constexpr (kMaxHeads >= 3)
+                attend_heads<NV, 3>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores,
+                                    out);
+            break;
+        default:
+            if constexpr (kMaxHeads >= 4)
+                attend_heads<NV, 4>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores,
+                                    out);
+            break;
+    }
+    return g;
+}
+#endif
+
+}  // namespace
+
+void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, const uint16_t* v,
+            size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
+            float scale, float* scores, float* out) {
+    const int64_t n = static_cast<int64_t>(cells.size());
+    // As llama.cpp's default (non-flash) attention with its F16 cache: the query is rounded to
+    // F16 for the K·q products and the softmax weights are rounded to F16 before weighting V.
+    // Matching these roundings keeps logits within ~1e-5 of llama.cpp's.
+#if defined(__AVX512F__)
+    if (head_dim_k % 16 == 0 && (head_dim_v == 64 || head_dim_v == 128)) {
+        for (int h = 0; h < n_heads;) {
+            const auto some = head_dim_v == 64 ? &attend_some_heads<4> : &attend_some_heads<8>;
+            h += some(n_heads - h, q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k,
+                      scale, scores + h * n, out + h * head_dim_v);
+        }
+        return;
+    }
+#endif
+    for (int h = 0; h < n_heads; ++h)
+        attend_head(q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k, head_dim_v,
+                    scale, scores + h * n, out + h * head_dim_v);
 }
 
 }  // namespace ponder

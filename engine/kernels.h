@@ -162,12 +162,14 @@ void rope_apply(const RopeParams& p, const float* cache, float* x, int n_heads, 
 
 // ---- Attention -----------------------------------------------------------------------------
 constexpr int kMaxHeadDim = 512;
-// One query head against the KV cells listed in `cells`, whose keys and values are F16 (as in
-// llama.cpp's default cache): scores = q·K[c] * scale, softmax, out = Σ p_c V[c]. K rows start
-// at k + c * k_stride (likewise V). `scores` holds cells.size() floats.
-void attend(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
-            std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
-            float* scores, float* out);
+// `n_heads` query heads that share one KV head (consecutive in q and in out) against the KV
+// cells listed in `cells`, whose keys and values are F16 (as in llama.cpp's default cache):
+// per head, scores = q·K[c] * scale, softmax, out = Σ p_c V[c]. K rows start at
+// k + c * k_stride (likewise V). `scores` holds n_heads * cells.size() floats. Each head's
+// result is the same whatever n_heads is.
+void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, const uint16_t* v,
+            size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
+            float scale, float* scores, float* out);
 
 // Rows of F16 bits from / to floats (round to nearest even).
 void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n);
