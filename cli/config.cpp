@@ -180,7 +180,8 @@ Config parse_json_config(std::string_view text, const std::filesystem::path& pat
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // Not only syntax errors: a number beyond a double's range (1e999) is out_of_range.
         fail(path.string(), ": not valid JSON: ", e.what());
     }
     if (!j.is_object()) fail(path.string(), ": must hold one JSON object of settings");

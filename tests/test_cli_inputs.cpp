@@ -46,6 +46,14 @@ TEST(Config, JsonFormAndErrors) {
     EXPECT_THROW(parse_json_config("{nope", "c.json"), Error);
     EXPECT_THROW(parse_json_config("[1]", "c.json"), Error);
     EXPECT_THROW(parse_json_config(R"({"a": {"b": 1}})", "c.json"), Error);
+    // A number beyond a double's range (found by fuzz_config) is an error naming the file, not
+    // an exception escaping the parser.
+    try {
+        parse_json_config(R"({"p": 99E7110})", "c.json");
+        ADD_FAILURE() << "no error for an out-of-range number";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("c.json"), std::string::npos) << e.what();
+    }
 }
 
 TEST(Config, AppliesOnlyWhereTheCommandLineIsSilent) {
