@@ -242,6 +242,17 @@ namespace {
 
 constexpr int64_t kGroup = 16;  // values per activation group sum
 
+// y[i] = x[i] rounded to the nearest half (in place if y == x).
+void round_to_fp16_row(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                                _MM_FROUND_TO_NEAREST_INT)));
+#endif
+    for (; i < n; ++i) y[i] = round_to_fp16(x[i]);
+}
+
 // How activations are prepared for a weight type (ggml's "vec_dot_type").
 enum class ActivationFormat { f32, f16, bf16, q8_blocks32, q8_blocks256 };
 constexpr int kActivationFormats = 5;
@@ -507,7 +518,11 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
             continue;
         std::vector<float>& r = s.rounded[f];
         grow(r, nK);
-        for (size_t i = 0; i < nK; ++i) r[i] = f == 0 ? round_to_fp16(x[i]) : round_to_bf16(x[i]);
+        if (f == 0) {
+            round_to_fp16_row(x, r.data(), static_cast<int64_t>(nK));
+        } else {
+            for (size_t i = 0; i < nK; ++i) r[i] = round_to_bf16(x[i]);
+        }
     }
 
     Job jobs[8];
@@ -649,7 +664,7 @@ void softmax(float* x, int64_t n) {
 #endif
     for (; i < n; ++i) sum += x[i];
     const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+    for (i = 0; i < n; ++i) x[i] *= inv;
 }
 
 // ---- RoPE --------------------------------------------------------------------------------
@@ -738,17 +753,6 @@ void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) {
 }
 
 namespace {
-
-// y[i] = x[i] rounded to the nearest half (in place if y == x).
-void round_to_fp16_row(const float* x, float* y, int64_t n) {
-    int64_t i = 0;
-#if defined(__F16C__)
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
-                                                                _MM_FROUND_TO_NEAREST_INT)));
-#endif
-    for (; i < n; ++i) y[i] = round_to_fp16(x[i]);
-}
 
 // q · k for an F32 query and an F16 key (16 lanes, as dot_f32).
 float dot_f32_f16(const float* q, const uint16_t* k, int n) {
@@ -892,8 +896,8 @@ void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, con
     // Matching these roundings keeps logits within ~1e-5 of llama.cpp's.
 #if defined(__AVX512F__)
     if (head_dim_k % 16 == 0 && (head_dim_v == 64 || head_dim_v == 128)) {
+        const auto some = head_dim_v == 64 ? &attend_some_heads<4> : &attend_some_heads<8>;
         for (int h = 0; h < n_heads;) {
-            const auto some = head_dim_v == 64 ? &attend_some_heads<4> : &attend_some_heads<8>;
             h += some(n_heads - h, q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k,
                       scale, scores + h * n, out + h * head_dim_v);
         }
