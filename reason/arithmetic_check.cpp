@@ -103,29 +103,34 @@ std::vector<ArithmeticClaim> check_arithmetic(std::string_view text) {
         for (char c : claimed) {
             if (c != ',') compact += c;
         }
-        auto claimed_value = Rational::parse(compact);
-        if (!claimed_value) continue;
-        // A fraction on the right ("= 3/4") is part of the claimed value.
-        if (r + 1 < text.size() && text[r] == '/' && is_digit(text[r + 1])) {
-            size_t d = r + 1;
-            while (d < text.size() && is_digit(text[d])) ++d;
-            auto den = Rational::parse(text.substr(r + 1, d - r - 1));
-            if (den && den->num() != 0) {
-                claimed_value = *claimed_value / *den;
-                claimed = std::string(text.substr(number_start, d - number_start));
-                compact = claimed;
+        // Numbers beyond exact arithmetic (the model can write anything) make a claim that
+        // cannot be checked, not an error.
+        try {
+            auto claimed_value = Rational::parse(compact);
+            if (!claimed_value) continue;
+            // A fraction on the right ("= 3/4") is part of the claimed value.
+            if (r + 1 < text.size() && text[r] == '/' && is_digit(text[r + 1])) {
+                size_t d = r + 1;
+                while (d < text.size() && is_digit(text[d])) ++d;
+                auto den = Rational::parse(text.substr(r + 1, d - r - 1));
+                if (den && den->num() != 0) {
+                    claimed_value = *claimed_value / *den;
+                    claimed = std::string(text.substr(number_start, d - number_start));
+                    compact = claimed;
+                }
             }
-        }
 
-        ArithmeticClaim claim;
-        claim.expression = trim(left->first);
-        claim.claimed = claimed;
-        claim.actual = left->second.to_string(true);
-        claim.offset = eq;
-        Rational diff = left->second - *claimed_value;
-        if (diff < Rational(0)) diff = -diff;
-        claim.correct = diff == Rational(0) || !(rounding_tolerance(compact) < diff);
-        claims.push_back(std::move(claim));
+            ArithmeticClaim claim;
+            claim.expression = trim(left->first);
+            claim.claimed = claimed;
+            claim.actual = left->second.to_string(true);
+            claim.offset = eq;
+            Rational diff = left->second - *claimed_value;
+            if (diff < Rational(0)) diff = -diff;
+            claim.correct = diff == Rational(0) || !(rounding_tolerance(compact) < diff);
+            claims.push_back(std::move(claim));
+        } catch (const Error&) {
+        }
     }
     return claims;
 }

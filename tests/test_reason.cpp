@@ -135,5 +135,17 @@ TEST(ArithmeticCheck, ChainsRoundingAndNonClaims) {
     EXPECT_TRUE(check_arithmetic("The year 2024 = a leap year. Step 1: 5 = 5").empty());
 }
 
+// A claim whose numbers overflow exact arithmetic (found by fuzz_answer) is left unchecked; the
+// claims beside it still are, and nothing is thrown.
+TEST(ArithmeticCheck, NumbersBeyondExactArithmeticAreNotClaims) {
+    std::vector<ArithmeticClaim> claims;
+    ASSERT_NO_THROW(
+        claims = check_arithmetic("2 + 2 = 4; 10 / 33 = 0.3311111111111111111111111111111111; "
+                                  "3 * 3 = 9"));
+    ASSERT_EQ(claims.size(), 2u);
+    EXPECT_EQ(claims[0].expression, "2 + 2");
+    EXPECT_EQ(claims[1].expression, "3 * 3");
+}
+
 }  // namespace
 }  // namespace ponder
