@@ -131,15 +131,18 @@ int run_eval(const EvalOptions& opt) {
             auto start = std::chrono::steady_clock::now();
             Answer got;
             int64_t tokens = 0;
+            nlohmann::json how;  // the reply, or the whole contemplation trace
             if (run.contemplate) {
                 auto r = contemplate(assistant, conversation, run.settings, {}, &interrupt_flag());
                 got = r.answer;
                 tokens = r.generated_tokens;
+                if (opt.json) how = r.to_json();
             } else {
                 Reply reply =
                     assistant.reply(conversation, run.settings.sampling, {}, &interrupt_flag());
                 got = extract_answer(reply.text);
                 tokens = reply.timings.generated_tokens;
+                how = reply.text;
             }
             double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -154,6 +157,7 @@ int run_eval(const EvalOptions& opt) {
                                         {"correct", correct},
                                         {"seconds", seconds},
                                         {"tokens", tokens}});
+            if (opt.json) run.per_question.back()[run.contemplate ? "trace" : "text"] = how;
         }
     }
     if (progress) std::fputs("\r\033[K", stderr);

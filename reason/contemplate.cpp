@@ -435,6 +435,7 @@ nlohmann::json ContemplationResult::to_json() const {
         votes.push_back(
             {{"answer", c.answer.display},
              {"chains", c.chains},
+             {"solution", best_reasoning(c, chains)},
              {"vote_share", c.vote_share},
              {"verifier", c.verifier < 0 ? nlohmann::json() : nlohmann::json(c.verifier)},
              {"score", c.score}});

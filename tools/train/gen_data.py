@@ -934,6 +934,12 @@ def generate_eval(count: int, exclude: set[str], seed: int = EVAL_SEED) -> list[
     return problems
 
 
+def held_out_questions(path: Path = Path(__file__).resolve().parent / "eval.jsonl") -> frozenset[str]:
+    """The committed held-out problems (tools/train/eval.jsonl): no training data may ask one of them."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(json.loads(line)["question"] for line in lines if line.strip())
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:

@@ -183,11 +183,13 @@ class LlamaModel(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return self.hidden_states(ids) @ self.output_weight().t()
 
-    def loss(self, ids: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy over the positions in loss_mask (the assistant's tokens); logits only where needed."""
-        hidden = self.hidden_states(ids)[loss_mask]
-        logits = hidden @ self.output_weight().t()
-        return F.cross_entropy(logits, targets[loss_mask])
+    def loss(self, ids: torch.Tensor, targets: torch.Tensor, loss_weight: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy averaged over the positions with a loss weight (the assistant's tokens), weighted by it;
+        logits only where needed."""
+        trained = loss_weight > 0
+        weight = loss_weight[trained]
+        logits = self.hidden_states(ids)[trained] @ self.output_weight().t()
+        return (F.cross_entropy(logits, targets[trained], reduction="none") * weight).sum() / weight.sum()
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -202,16 +204,18 @@ def chatml_text(messages: list[dict]) -> str:
     return "".join(f"{bpe.IM_START}{m['role']}\n{m['content']}{bpe.IM_END}\n" for m in messages)
 
 
-def encode_conversation(tokenizer: bpe.Tokenizer, messages: list[dict]) -> tuple[list[int], list[bool]]:
-    """Token ids of the rendered chat and, per token, whether the model is trained to produce it. The pieces are
-    encoded one by one; check_segment_encoding shows that equals encoding the whole text (as ponder does)."""
+def encode_conversation(tokenizer: bpe.Tokenizer, messages: list[dict],
+                        weight: float = 1.0) -> tuple[list[int], list[float]]:
+    """Token ids of the rendered chat and, per token, its weight in the loss: `weight` for what the model is trained
+    to produce, 0 for the rest. The pieces are encoded one by one; check_segment_encoding shows that equals encoding
+    the whole text (as ponder does)."""
     ids: list[int] = []
-    trained: list[bool] = []
+    trained: list[float] = []
 
     def add(text: str, train_on: bool) -> None:
         piece = tokenizer.encode(text)
         ids.extend(piece)
-        trained.extend([train_on] * len(piece))
+        trained.extend([weight if train_on else 0.0] * len(piece))
 
     for m in messages:
         add(f"{bpe.IM_START}{m['role']}\n", False)
@@ -266,12 +270,12 @@ class Batches:
 
 
 def collate(items: list[tuple[np.ndarray, np.ndarray]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded inputs, next-token targets and the loss mask. Padding is at the end, so under the causal mask it
+    """Right-padded inputs, next-token targets and the loss weights. Padding is at the end, so under the causal mask it
     never influences real positions and needs no attention mask of its own."""
     length = max(len(ids) for ids, _ in items) - 1
     inputs = np.full((len(items), length), pad_id, dtype=np.int64)
     targets = np.full((len(items), length), pad_id, dtype=np.int64)
-    mask = np.zeros((len(items), length), dtype=bool)
+    mask = np.zeros((len(items), length), dtype=np.float32)
     for row, (ids, trained) in enumerate(items):
         n = len(ids) - 1
         inputs[row, :n] = ids[:-1]
@@ -360,6 +364,9 @@ def export_hf(model: LlamaModel, tokenizer: bpe.Tokenizer, directory: Path, dtyp
 class TrainConfig:
     train_examples: int = gen_data.DEFAULT_TRAIN_EXAMPLES
     data_mix: str = "base"            # gen_data.MIXES: "base", or "verify-solutions" for the second stage
+    own_verify: str = ""              # verifier conversations from the model's own candidates (verifier_data.py)
+    own_verify_share: float = 0.3     # their share of the training conversations, repeated as needed
+    own_verify_weight: float = 1.0    # their loss weight: a verdict is two tokens beside a solution's forty
     tokenizer_sample: int = 20_000   # conversations the BPE merges are learned from
     vocab_size: int = 1024
     steps: int = 3200
@@ -397,19 +404,37 @@ def validation_loss(model: LlamaModel, encoded: list, pad_id: int, batch_size: i
     total, count = 0.0, 0
     for start in range(0, len(encoded), batch_size):
         inputs, targets, mask = collate(encoded[start:start + batch_size], pad_id)
-        n = int(mask.sum())
+        n = float(mask.sum())
         total += model.loss(inputs, targets, mask).item() * n
         count += n
     model.train()
     return total / count
 
 
+def mix_in_own_verify(conversations: list[dict], path: Path, share: float, weight: float, held_out: frozenset[str],
+                      rng: random.Random) -> list[dict]:
+    """The conversations with verifier_data.py's, repeated until they are `share` of the whole, shuffled in, each
+    with the given loss weight."""
+    own = [dict(json.loads(line), weight=weight) for line in path.read_text(encoding="utf-8").splitlines()
+           if line.strip()]
+    own = [c for c in own if not any(q in c["messages"][-2]["content"] for q in held_out if q)]
+    if not own:
+        raise SystemExit(f"{path}: no verifier conversations")
+    wanted = round(share / (1 - share) * len(conversations))
+    mixed = conversations + [own[i % len(own)] for i in range(wanted)]
+    rng.shuffle(mixed)
+    print(f"mixed in {wanted} verifier conversations ({len(own)} distinct) from {path}", flush=True)
+    return mixed
+
+
 def prepare_data(out: Path, cfg: TrainConfig) -> tuple[bpe.Tokenizer, list, list]:
     started = time.time()
     # The committed held-out problems (tools/train/eval.jsonl) never reach training, whatever the mix.
-    held_out = frozenset(json.loads(line)["question"] for line in (HERE / "eval.jsonl").read_text().splitlines()
-                         if line.strip())
+    held_out = gen_data.held_out_questions()
     conversations, questions = gen_data.generate_train(cfg.train_examples, mix=cfg.data_mix, exclude=held_out)
+    if cfg.own_verify:
+        conversations = mix_in_own_verify(conversations, Path(cfg.own_verify), cfg.own_verify_share,
+                                          cfg.own_verify_weight, held_out, random.Random(cfg.seed))
     validation, _ = gen_data.generate_train(cfg.validation_examples, seed=VALIDATION_SEED, mix=cfg.data_mix)
     data_dir = out / "data"
     gen_data.write_jsonl(data_dir / "train.jsonl", conversations)
@@ -430,13 +455,13 @@ def prepare_data(out: Path, cfg: TrainConfig) -> tuple[bpe.Tokenizer, list, list
     def encode_all(items: list[dict]) -> list[tuple[np.ndarray, np.ndarray]]:
         encoded = []
         for c in items:
-            ids, trained = encode_conversation(tokenizer, c["messages"])
-            encoded.append((np.array(ids, dtype=np.int32), np.array(trained, dtype=bool)))
+            ids, trained = encode_conversation(tokenizer, c["messages"], c.get("weight", 1.0))
+            encoded.append((np.array(ids, dtype=np.int32), np.array(trained, dtype=np.float32)))
         return encoded
 
     train_encoded, valid_encoded = encode_all(conversations), encode_all(validation)
     tokens = sum(len(ids) for ids, _ in train_encoded)
-    trained_tokens = sum(int(t.sum()) for _, t in train_encoded)
+    trained_tokens = sum(int((t > 0).sum()) for _, t in train_encoded)
     print(f"encoded: {tokens} tokens, {trained_tokens} of them trained on ({time.time() - started:.0f}s)", flush=True)
     return tokenizer, train_encoded, valid_encoded
 
@@ -489,7 +514,9 @@ def main() -> None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         # The same data goes on where it stopped; a new mix (a second stage) starts its own epochs.
-        if state["train_config"].get("data_mix", "base") == train_cfg.data_mix:
+        data_of = lambda c: (c.get("data_mix", "base"), c.get("own_verify", ""), c.get("own_verify_share", 0.3),
+                             c.get("own_verify_weight", 1.0))
+        if data_of(state["train_config"]) == data_of(asdict(train_cfg)):
             batches.rng.bit_generator.state = state["batches_rng"]
             batches.queue, batches.epoch = state["batches_queue"], state["batches_epoch"]
         torch.set_rng_state(state["torch_rng"])
