@@ -3,8 +3,10 @@
 // the integer products against float arithmetic, and the seam's dispatch rules.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -255,3 +257,80 @@ TEST(Kernels, RejectsWhatItCannotCompute) {
 }
 
 }  // namespace
+
+namespace {
+
+// Attention over F16 K/V rows spelled out in double: q rounded to F16 for the K products and the
+// softmax weights rounded to F16 before weighting V, as attend documents.
+std::vector<double> plain_attention(const float* q, const std::vector<uint16_t>& k,
+                                    const std::vector<uint16_t>& v,
+                                    const std::vector<int32_t>& cells, int head_dim, float scale) {
+    std::vector<double> scores;
+    for (int32_t c : cells) {
+        double dot = 0;
+        for (int d = 0; d < head_dim; ++d)
+            dot += double(fp16_to_fp32(fp32_to_fp16(q[d]))) *
+                   fp16_to_fp32(k[static_cast<size_t>(c * head_dim + d)]);
+        scores.push_back(dot * scale);
+    }
+    const double top = *std::max_element(scores.begin(), scores.end());
+    double sum = 0;
+    for (double& s : scores) sum += (s = std::exp(s - top));
+    std::vector<double> out(static_cast<size_t>(head_dim), 0.0);
+    for (size_t j = 0; j < cells.size(); ++j) {
+        const double p = fp16_to_fp32(fp32_to_fp16(static_cast<float>(scores[j] / sum)));
+        for (int d = 0; d < head_dim; ++d)
+            out[static_cast<size_t>(d)] +=
+                p * fp16_to_fp32(v[static_cast<size_t>(cells[j] * head_dim + d)]);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(Kernels, AttentionMatchesAPlainLoopAndEachHeadIsItsOwn) {
+    std::mt19937 rng(7);
+    for (int head_dim : {32, 64, 128}) {
+        for (int n_heads : {1, 2, 3, 4, 5}) {
+            // Cell counts around the kernels' blocks of four, in a shuffled order.
+            for (int n_cells : {1, 3, 4, 5, 8, 11, 37}) {
+                const int n_rows = n_cells + 3;
+                std::vector<uint16_t> k(static_cast<size_t>(n_rows * head_dim));
+                std::vector<uint16_t> v(k.size());
+                auto kf = random_floats(k.size(), rng(), 0.5f);
+                auto vf = random_floats(v.size(), rng());
+                fp32_to_fp16_row(kf.data(), k.data(), static_cast<int64_t>(k.size()));
+                fp32_to_fp16_row(vf.data(), v.data(), static_cast<int64_t>(v.size()));
+                std::vector<int32_t> cells(static_cast<size_t>(n_rows));
+                std::iota(cells.begin(), cells.end(), 0);
+                std::shuffle(cells.begin(), cells.end(), rng);
+                cells.resize(static_cast<size_t>(n_cells));
+                auto q = random_floats(static_cast<size_t>(n_heads * head_dim), rng());
+                const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+
+                std::vector<float> scores(static_cast<size_t>(n_heads * n_cells));
+                std::vector<float> out(static_cast<size_t>(n_heads * head_dim));
+                attend(q.data(), n_heads, k.data(), static_cast<size_t>(head_dim), v.data(),
+                       static_cast<size_t>(head_dim), cells, head_dim, head_dim, scale,
+                       scores.data(), out.data());
+                for (int h = 0; h < n_heads; ++h) {
+                    const float* qh = q.data() + h * head_dim;
+                    const float* got = out.data() + h * head_dim;
+                    auto want = plain_attention(qh, k, v, cells, head_dim, scale);
+                    for (int d = 0; d < head_dim; ++d)
+                        ASSERT_NEAR(got[d], want[static_cast<size_t>(d)], 5e-3)
+                            << "head_dim " << head_dim << " heads " << n_heads << " cells "
+                            << n_cells << " head " << h << " d " << d;
+                    std::vector<float> alone_scores(static_cast<size_t>(n_cells));
+                    std::vector<float> alone(static_cast<size_t>(head_dim));
+                    attend(qh, 1, k.data(), static_cast<size_t>(head_dim), v.data(),
+                           static_cast<size_t>(head_dim), cells, head_dim, head_dim, scale,
+                           alone_scores.data(), alone.data());
+                    ASSERT_EQ(std::memcmp(alone.data(), got, sizeof(float) * head_dim), 0)
+                        << "head_dim " << head_dim << " heads " << n_heads << " cells " << n_cells
+                        << " head " << h;
+                }
+            }
+        }
+    }
+}
