@@ -142,7 +142,7 @@ int run_eval(const EvalOptions& opt) {
                     assistant.reply(conversation, run.settings.sampling, {}, &interrupt_flag());
                 got = extract_answer(reply.text);
                 tokens = reply.timings.generated_tokens;
-                how = reply.text;
+                if (opt.json) how = reply.text;
             }
             double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

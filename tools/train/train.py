@@ -189,6 +189,9 @@ class LlamaModel(nn.Module):
         trained = loss_weight > 0
         weight = loss_weight[trained]
         logits = self.hidden_states(ids)[trained] @ self.output_weight().t()
+        if bool((weight == 1).all()):
+            # The plain mean, computed as it always was, so that the shipped model's recipe stays bit-reproducible.
+            return F.cross_entropy(logits, targets[trained])
         return (F.cross_entropy(logits, targets[trained], reduction="none") * weight).sum() / weight.sum()
 
 
@@ -417,7 +420,8 @@ def mix_in_own_verify(conversations: list[dict], path: Path, share: float, weigh
     with the given loss weight."""
     own = [dict(json.loads(line), weight=weight) for line in path.read_text(encoding="utf-8").splitlines()
            if line.strip()]
-    own = [c for c in own if not any(q in c["messages"][-2]["content"] for q in held_out if q)]
+    # Their prompts open with "Question: <question>\n" (gen_data.VERIFY_SOLUTION_PROMPT).
+    own = [c for c in own if c["messages"][-2]["content"].split("\n")[0].removeprefix("Question: ") not in held_out]
     if not own:
         raise SystemExit(f"{path}: no verifier conversations")
     wanted = round(share / (1 - share) * len(conversations))
