@@ -849,11 +849,12 @@ void attend_heads(const float* q, const uint16_t* k, size_t k_stride, const uint
         for (int g = 0; g < G; ++g)
             for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_setzero_ps();
         for (int d = 0; d < head_dim_k; d += 16) {
+            __m512 qv[G];
+            for (int g = 0; g < G; ++g) qv[g] = _mm512_loadu_ps(q16[g] + d);
             for (int c = 0; c < 4; ++c) {
                 const __m512 kv = _mm512_cvtph_ps(
                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[c] + d)));
-                for (int g = 0; g < G; ++g)
-                    acc[g][c] = _mm512_fmadd_ps(_mm512_loadu_ps(q16[g] + d), kv, acc[g][c]);
+                for (int g = 0; g < G; ++g) acc[g][c] = _mm512_fmadd_ps(qv[g], kv, acc[g][c]);
             }
         }
         for (int g = 0; g < G; ++g)

@@ -11,7 +11,7 @@ verifier, each with the worked solution it was shown, and labels them against th
 
 V.jsonl holds conversations in train.py's format (`train.py --own-verify V.jsonl`), as many yes as no, all from questions
 with both right and wrong candidates. The questions come from their own seed and never include a held-out problem
-(tools/train/eval.jsonl).
+(tools/train/eval.jsonl); train.py drops any verifier conversation that asks one all the same.
 """
 
 from __future__ import annotations
@@ -38,13 +38,10 @@ def verify_conversations(traces: dict) -> list[dict]:
     verifier saw, and as many copies of the right one, with the prompt ponder built for them. Only within-question
     contrasts: with questions that only ever get right (easy) or only wrong (hard) candidates, the label would be
     learnable from the question alone, and the verifier would learn to rate questions instead of answers."""
-    held_out = gen_data.held_out_questions()
     rows = []
     mode = next(m for m in traces["modes"] if m["mode"].startswith("contemplate"))
     for result in mode["results"]:
         question, expected = result["question"], result["expected"]
-        if question in held_out:
-            continue
 
         def conversation(vote: dict, reply: str) -> dict:
             prompt = gen_data.VERIFY_SOLUTION_PROMPT.format(question=question, reasoning=vote["solution"],
