@@ -28,10 +28,18 @@ local function within_budget(text, budget)
   return text
 end
 
+-- What a prompt's text may take: the context less the answer and room for the instruction and
+-- the chat template around it.
+local budget = math.min(1500, ponder.model().context - max_tokens - 100)
+if budget < 100 then
+  io.stderr:write("the model's context is too small for summaries of " .. max_tokens .. " tokens\n")
+  os.exit(1)
+end
+
 -- Map: one summary per file.
 local summaries = {}
 for _, path in ipairs(files) do
-  local text = within_budget(ponder.read_file(path), 1500)
+  local text = within_budget(ponder.read_file(path), budget)
   local summary = ponder.ask("Summarise this file in two sentences.\n\nFile " .. path .. ":\n" .. text,
                              { max_tokens = max_tokens, temp = 0.3 })
   summaries[#summaries + 1] = "- " .. path .. ": " .. summary:gsub("%s+", " ")
@@ -40,7 +48,8 @@ for _, path in ipairs(files) do
 end
 
 -- Reduce: one summary of the summaries.
-local combined = ponder.ask("These are summaries of the files in a folder:\n" .. table.concat(summaries, "\n") ..
+local combined = ponder.ask("These are summaries of the files in a folder:\n" ..
+                            within_budget(table.concat(summaries, "\n"), budget) ..
                             "\n\nWrite one short paragraph about what the folder holds as a whole.",
                             { max_tokens = max_tokens, temp = 0.3 })
 print("== summary of " .. #files .. " files ==")

@@ -526,15 +526,20 @@ TEST_F(Scripting, ExamplesRun) {
     fs::create_directories(work() / "notes");
     write_file(work() / "notes" / "a.txt", "Cats sleep a lot.\n");
     write_file(work() / "notes" / "b.md", "Dogs like walks.\n");
+    // Longer than the context: the example must cut it to fit, not fail.
+    std::string long_notes;
+    for (int i = 0; i < 4000; ++i) long_notes += "Line " + std::to_string(i) + " of the notes.\n";
+    write_file(work() / "notes" / "c.md", long_notes);
     write_file(work() / "questions.csv",
                "question,expected\nWhat is 2+2?,4\n\"Capital of France, please?\",Paris\n");
     struct Example {
         const char* file;
         std::vector<std::string> args;
-        const char* expect;  // in stdout
+        const char* expect;                     // in stdout
+        std::vector<std::string> options = {};  // before `run`
     };
     const std::vector<Example> cases = {
-        {"summarize_folder.lua", {"notes", "8"}, "== summary of 2 files =="},
+        {"summarize_folder.lua", {"notes", "8"}, "== summary of 3 files ==", {"--ctx", "512"}},
         {"self_refine.lua", {"Write a haiku about rain", "8"}, "== final =="},
         {"csv_to_json.lua",
          {"questions.csv", "answers.json", "8"},
@@ -549,9 +554,10 @@ TEST_F(Scripting, ExamplesRun) {
         EXPECT_EQ(source.rfind("--", 0), 0u) << "header comment";
         EXPECT_NE(source.find("run examples/" + std::string(c.file)), std::string::npos)
             << "how to run it";
-        std::vector<std::string> args = {"-m",     model_path(), "--no-log",
-                                         "--temp", "0.7",        "--seed",
-                                         "1",      "run",        (examples / c.file).string()};
+        std::vector<std::string> args = {"-m",  model_path(), "--no-log", "--temp",
+                                         "0.7", "--seed",     "1"};
+        args.insert(args.end(), c.options.begin(), c.options.end());
+        args.insert(args.end(), {"run", (examples / c.file).string()});
         args.insert(args.end(), c.args.begin(), c.args.end());
         auto r = run_in(work(), args);
         EXPECT_EQ(r.exit_code, 0) << r.err;
