@@ -6,8 +6,9 @@ namespace {
 
 constexpr CommandInfo kCommands[] = {
     {"/help", "[COMMAND]", "Show the commands, or one command's help", ArgumentKind::command},
-    {"/quick", "", "Answer quickly, streaming (the default mode)", ArgumentKind::none},
-    {"/contemplate", "[N]", "Contemplate: N parallel reasoning chains, checked and voted",
+    {"/quick", "[Q]", "Answer quickly, streaming (the default mode); with Q, just Q",
+     ArgumentKind::text},
+    {"/contemplate", "[N] [Q]", "Contemplate with N parallel reasoning chains; with Q, just Q",
      ArgumentKind::number},
     {"/think", "on|off", "Show every reasoning chain when contemplating", ArgumentKind::on_off},
     {"/system", "[TEXT|-]", "Show or set the system prompt (- removes it)", ArgumentKind::text},

@@ -190,6 +190,7 @@ class Repl {
     void set_setting(const std::string& args);
     void apply_settings(const Settings& changed);
     void set_contemplate(const std::string& args);
+    void ask_once(Mode mode, const std::string& question);
     void attach(const std::string& path);
     void save_session(const std::string& name);
     void load_session(const std::string& name);
@@ -315,9 +316,9 @@ void Repl::run_command(const CommandInfo& command, const std::string& args) {
         return;
     }
     if (name == "/quick") {
-        no_arguments();
         if (mode_ == Mode::raw)
             fail("the session is raw (--raw, or a model without a chat template)");
+        if (!args.empty()) return ask_once(Mode::quick, args);
         chat_mode_ = mode_ = Mode::quick;
         return say_line("Quick answers, streamed.");
     }
@@ -708,14 +709,34 @@ void Repl::set_contemplate(const std::string& args) {
         fail(
             "contemplating needs a chat, and the session is raw (--raw, or a model without a chat "
             "template)");
-    if (!args.empty()) {
+    // "/contemplate [N] [QUESTION]": a leading number is the chains setting; a question is
+    // contemplated at once, the session staying in the mode it was in.
+    auto [first, rest] = split_word(args);
+    const bool number =
+        !first.empty() && first.find_first_not_of("0123456789") == std::string::npos;
+    if (number) {
         Settings changed = session_.settings();
-        find_setting("chains")->set(changed, args);
+        find_setting("chains")->set(changed, first);
         apply_settings(changed);
     }
+    const std::string question = number ? rest : std::string(trim(args));
+    if (!question.empty()) return ask_once(Mode::contemplate, question);
     chat_mode_ = mode_ = Mode::contemplate;
     say_line("Contemplating with " + plural(session_.settings().contemplate.chains, "chain") +
              " (/think on shows them; /quick goes back).");
+}
+
+// One question in the given mode; the session's mode stays as it was.
+void Repl::ask_once(Mode mode, const std::string& question) {
+    const Mode before = mode_;
+    mode_ = mode;
+    try {
+        ask(question);
+    } catch (...) {
+        mode_ = before;
+        throw;
+    }
+    mode_ = before;
 }
 
 void Repl::attach(const std::string& path) {

@@ -439,6 +439,30 @@ TEST(Repl, ModesShowInThePrompt) {
     })) << s->output();
     s->send_line("/quick");
     ASSERT_TRUE(s->expect(kPrompt)) << s->output();
+    // A question after the command: that question only, contemplated; the mode stays quick.
+    // A leading number is still the chains setting.
+    s->send_line("/think off");
+    ASSERT_TRUE(s->expect(kPrompt)) << s->output();
+    s->send_line("/contemplate 2 What is 4+4?");
+    ASSERT_TRUE(s->wait_until([](std::string_view out) {
+        const size_t asked = out.rfind("/contemplate 2 What is 4+4?");
+        const size_t result =
+            std::min(out.find("Confidence: ", asked), out.find("No answer", asked));
+        return result != std::string_view::npos &&
+               out.find(kPrompt, result) != std::string_view::npos;
+    })) << s->output();
+    s->send_line("/set chains");
+    ASSERT_TRUE(s->expect("chains = 2")) << s->output();
+    s->send_line("/contemplate");
+    ASSERT_TRUE(s->expect("ponder[contemplate 2]> ")) << s->output();
+    s->send_line("/quick What is 1+1?");
+    ASSERT_TRUE(s->wait_until([](std::string_view out) {
+        const size_t asked = out.rfind("/quick What is 1+1?");
+        return out.find("ponder[contemplate 2]> ", asked) != std::string_view::npos;
+    })) << s->output();
+    EXPECT_EQ(s->output().find("Confidence: ", s->output().rfind("/quick What is 1+1?")),
+              std::string::npos)
+        << "a quick answer has no confidence";
     leave(*s);
 
     // Starting in contemplation: --contemplate and --chains apply to the session.
