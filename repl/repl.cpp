@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -191,6 +192,8 @@ class Repl {
     void apply_settings(const Settings& changed);
     void set_contemplate(const std::string& args);
     void ask_once(Mode mode, const std::string& question);
+    template <typename Answer>
+    void in_mode(Mode mode, Answer answer);
     void attach(const std::string& path);
     void save_session(const std::string& name);
     void load_session(const std::string& name);
@@ -209,6 +212,9 @@ class Repl {
     ChatSession session_;
     Mode mode_ = Mode::quick;
     Mode chat_mode_ = Mode::quick;  // quick or contemplate: what /quick or /contemplate chose
+    // The mode of the last answer when it was not the session's (/contemplate QUESTION): /retry
+    // answers again as it was answered. A mode switch clears it.
+    std::optional<Mode> retry_mode_;
     bool show_chains_ = false;
     std::vector<Attachment> attachments_;
     std::string last_raw_input_;
@@ -320,6 +326,7 @@ void Repl::run_command(const CommandInfo& command, const std::string& args) {
             fail("the session is raw (--raw, or a model without a chat template)");
         if (!args.empty()) return ask_once(Mode::quick, args);
         chat_mode_ = mode_ = Mode::quick;
+        retry_mode_.reset();
         return say_line("Quick answers, streamed.");
     }
     if (name == "/contemplate") return set_contemplate(args);
@@ -377,6 +384,7 @@ void Repl::run_command(const CommandInfo& command, const std::string& args) {
 // Answering
 
 void Repl::ask(const std::string& question) {
+    retry_mode_.reset();
     std::string text;
     std::vector<std::string> files;
     for (const Attachment& a : attachments_) {
@@ -535,11 +543,13 @@ void Repl::retry() {
     session_.drop_last_exchange();
     const size_t turns_before = session_.turns().size();
     try {
-        if (mode_ == Mode::contemplate) {
-            ask_contemplating(question, {});
-        } else {
-            ask_quick(question, {});
-        }
+        in_mode(retry_mode_.value_or(mode_), [&] {
+            if (mode_ == Mode::contemplate) {
+                ask_contemplating(question, {});
+            } else {
+                ask_quick(question, {});
+            }
+        });
     } catch (...) {
         session_.add_exchange(question, answer);
         throw;
@@ -722,16 +732,25 @@ void Repl::set_contemplate(const std::string& args) {
     const std::string question = number ? rest : std::string(trim(args));
     if (!question.empty()) return ask_once(Mode::contemplate, question);
     chat_mode_ = mode_ = Mode::contemplate;
+    retry_mode_.reset();
     say_line("Contemplating with " + plural(session_.settings().contemplate.chains, "chain") +
              " (/think on shows them; /quick goes back).");
 }
 
 // One question in the given mode; the session's mode stays as it was.
 void Repl::ask_once(Mode mode, const std::string& question) {
+    in_mode(mode, [&] { ask(question); });
+    retry_mode_ = mode;
+}
+
+// Runs `answer` with mode_ set to `mode` (what sizes the context and picks the answer path),
+// then puts the session's mode back.
+template <typename Answer>
+void Repl::in_mode(Mode mode, Answer answer) {
     const Mode before = mode_;
     mode_ = mode;
     try {
-        ask(question);
+        answer();
     } catch (...) {
         mode_ = before;
         throw;
@@ -777,6 +796,7 @@ void Repl::load_session(const std::string& name) {
         }
         throw;
     }
+    retry_mode_.reset();  // its last answer was not given here
     if (session_.settings().threads != before.threads)
         set_global_thread_count(session_.settings().threads);
     if (json.contains("repl") && json["repl"].is_object()) {

@@ -451,6 +451,15 @@ TEST(Repl, ModesShowInThePrompt) {
         return result != std::string_view::npos &&
                out.find(kPrompt, result) != std::string_view::npos;
     })) << s->output();
+    // /retry answers that question again as it was answered: contemplated.
+    s->send_line("/retry");
+    ASSERT_TRUE(s->wait_until([](std::string_view out) {
+        const size_t asked = out.rfind("/retry");
+        const size_t result =
+            std::min(out.find("Confidence: ", asked), out.find("No answer", asked));
+        return result != std::string_view::npos &&
+               out.find(kPrompt, result) != std::string_view::npos;
+    })) << s->output();
     s->send_line("/set chains");
     ASSERT_TRUE(s->expect("chains = 2")) << s->output();
     s->send_line("/contemplate");
@@ -463,6 +472,15 @@ TEST(Repl, ModesShowInThePrompt) {
     EXPECT_EQ(s->output().find("Confidence: ", s->output().rfind("/quick What is 1+1?")),
               std::string::npos)
         << "a quick answer has no confidence";
+    // And quickly again, although the session contemplates.
+    s->send_line("/retry");
+    ASSERT_TRUE(s->wait_until([](std::string_view out) {
+        return out.find("ponder[contemplate 2]> ", out.rfind("/retry")) != std::string_view::npos;
+    })) << s->output();
+    EXPECT_EQ(s->output().find("Confidence: ", s->output().rfind("/retry")), std::string::npos)
+        << "/retry after /quick QUESTION answers quickly";
+    EXPECT_EQ(s->output().find("No answer", s->output().rfind("/retry")), std::string::npos)
+        << "/retry after /quick QUESTION answers quickly";
     leave(*s);
 
     // Starting in contemplation: --contemplate and --chains apply to the session.
