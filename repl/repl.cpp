@@ -192,6 +192,7 @@ class Repl {
     void apply_settings(const Settings& changed);
     void set_contemplate(const std::string& args);
     void ask_once(Mode mode, const std::string& question);
+    void switch_chat_mode(Mode mode);
     template <typename Answer>
     void in_mode(Mode mode, Answer answer);
     void attach(const std::string& path);
@@ -325,8 +326,7 @@ void Repl::run_command(const CommandInfo& command, const std::string& args) {
         if (mode_ == Mode::raw)
             fail("the session is raw (--raw, or a model without a chat template)");
         if (!args.empty()) return ask_once(Mode::quick, args);
-        chat_mode_ = mode_ = Mode::quick;
-        retry_mode_.reset();
+        switch_chat_mode(Mode::quick);
         return say_line("Quick answers, streamed.");
     }
     if (name == "/contemplate") return set_contemplate(args);
@@ -731,10 +731,15 @@ void Repl::set_contemplate(const std::string& args) {
     }
     const std::string question = number ? rest : std::string(trim(args));
     if (!question.empty()) return ask_once(Mode::contemplate, question);
-    chat_mode_ = mode_ = Mode::contemplate;
-    retry_mode_.reset();
+    switch_chat_mode(Mode::contemplate);
     say_line("Contemplating with " + plural(session_.settings().contemplate.chains, "chain") +
              " (/think on shows them; /quick goes back).");
+}
+
+// The session's mode from now on; /retry, too, answers in it.
+void Repl::switch_chat_mode(Mode mode) {
+    chat_mode_ = mode_ = mode;
+    retry_mode_.reset();
 }
 
 // One question in the given mode; the session's mode stays as it was.

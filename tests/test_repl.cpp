@@ -443,23 +443,21 @@ TEST(Repl, ModesShowInThePrompt) {
     // A leading number is still the chains setting.
     s->send_line("/think off");
     ASSERT_TRUE(s->expect(kPrompt)) << s->output();
+    // A contemplation's result after the last `line`, then the quick prompt again.
+    const auto contemplated_after = [](std::string line) {
+        return [line](std::string_view out) {
+            const size_t asked = out.rfind(line);
+            const size_t result =
+                std::min(out.find("Confidence: ", asked), out.find("No answer", asked));
+            return result != std::string_view::npos &&
+                   out.find(kPrompt, result) != std::string_view::npos;
+        };
+    };
     s->send_line("/contemplate 2 What is 4+4?");
-    ASSERT_TRUE(s->wait_until([](std::string_view out) {
-        const size_t asked = out.rfind("/contemplate 2 What is 4+4?");
-        const size_t result =
-            std::min(out.find("Confidence: ", asked), out.find("No answer", asked));
-        return result != std::string_view::npos &&
-               out.find(kPrompt, result) != std::string_view::npos;
-    })) << s->output();
+    ASSERT_TRUE(s->wait_until(contemplated_after("/contemplate 2 What is 4+4?"))) << s->output();
     // /retry answers that question again as it was answered: contemplated.
     s->send_line("/retry");
-    ASSERT_TRUE(s->wait_until([](std::string_view out) {
-        const size_t asked = out.rfind("/retry");
-        const size_t result =
-            std::min(out.find("Confidence: ", asked), out.find("No answer", asked));
-        return result != std::string_view::npos &&
-               out.find(kPrompt, result) != std::string_view::npos;
-    })) << s->output();
+    ASSERT_TRUE(s->wait_until(contemplated_after("/retry"))) << s->output();
     s->send_line("/set chains");
     ASSERT_TRUE(s->expect("chains = 2")) << s->output();
     s->send_line("/contemplate");
