@@ -151,19 +151,23 @@ TEST(Kernels, IntegerProductsMatchFloatArithmetic) {
 }
 
 TEST(Kernels, EveryIsaMatchesScalarBitForBitOnIntegerWeights) {
-    ThreadPool pool(2);
+    // 9 whole groups of 16 rows and a partial one: one thread takes them all, so streaming
+    // tiles read 4, 2 and 1 groups at once; two threads take them in chunks.
+    ThreadPool one(1), two(2);
     for (GgmlType t : kIntegerTypes) {
-        const int64_t K = cols_for(t), rows = 45;
-        TestMatrix m(t, rows, K, 3, pool);
+        const int64_t K = cols_for(t), rows = 9 * 16 + 5;
+        TestMatrix m(t, rows, K, 3, two);
         for (int64_t n : kBatchSizes) {
             const auto x =
                 random_floats(static_cast<size_t>(n * K), 100 + static_cast<uint32_t>(n));
-            const auto ref = run_matmul(m.w, x, n, KernelIsa::scalar, pool);
-            for (KernelIsa isa : supported_kernel_isas()) {
-                const auto y = run_matmul(m.w, x, n, isa, pool);
-                ASSERT_EQ(std::memcmp(ref.data(), y.data(), ref.size() * 4), 0)
-                    << traits(t).name << " with " << kernel_isa_name(isa) << ", batch " << n;
-            }
+            const auto ref = run_matmul(m.w, x, n, KernelIsa::scalar, two);
+            for (ThreadPool* pool : {&one, &two})
+                for (KernelIsa isa : supported_kernel_isas()) {
+                    const auto y = run_matmul(m.w, x, n, isa, *pool);
+                    ASSERT_EQ(std::memcmp(ref.data(), y.data(), ref.size() * 4), 0)
+                        << traits(t).name << " with " << kernel_isa_name(isa) << ", batch " << n
+                        << ", " << pool->size() << " threads";
+                }
         }
     }
 }
