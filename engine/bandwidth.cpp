@@ -28,6 +28,24 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
     return total;
 }
 
+// The same over four quarters of the range read in lockstep, a cache line from each in turn. A
+// core reads memory faster from several streams at once than from one (the hardware prefetchers
+// run ahead on each: ~25% more on the 2-core machine), and the decode kernels read weights so.
+uint64_t sum_words_4_streams(const uint64_t* p, size_t n) {
+    constexpr size_t kStreams = 4;
+    constexpr size_t kStep = 32;  // words: four cache lines
+    const size_t per = n / kStreams / kStep * kStep;
+    uint64_t acc[kStreams][8] = {};
+    for (size_t i = 0; i < per; i += kStep)
+        for (size_t s = 0; s < kStreams; ++s)
+            for (size_t u = 0; u < kStep; u += 8)
+                for (size_t l = 0; l < 8; ++l) acc[s][l] += p[s * per + i + u + l];
+    uint64_t total = sum_words(p + kStreams * per, n - kStreams * per);
+    for (const auto& a : acc)
+        for (uint64_t v : a) total += v;
+    return total;
+}
+
 }  // namespace
 
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int passes) {
@@ -55,7 +73,7 @@ BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, in
         pool.run([&](int t, int n) {
             const size_t b = words * static_cast<size_t>(t) / static_cast<size_t>(n);
             const size_t e = words * static_cast<size_t>(t + 1) / static_cast<size_t>(n);
-            sink[static_cast<size_t>(t)] += sum_words(data + b, e - b);
+            sink[static_cast<size_t>(t)] += sum_words_4_streams(data + b, e - b);
         });
         const double s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,7 +1,7 @@
 #pragma once
 // Memory read bandwidth as the decode kernels see it: every thread of a pool streaming through
-// its share of a buffer much larger than the caches. Decoding one token reads every weight
-// once, so bandwidth / model bytes is an upper bound on tokens per second.
+// its share of a buffer much larger than the caches, four places at once. Decoding one token reads
+// every weight once, so bandwidth / model bytes is an upper bound on tokens per second.
 #include <cstddef>
 
 namespace ponder {
