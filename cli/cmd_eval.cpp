@@ -31,6 +31,7 @@ struct EvalOptions {
     int rounds = 2;
     int think_tokens = 256;
     float quick_temp = 0;
+    float chain_temp = ContemplateSettings{}.temperature;
     int limit = 0;
     uint64_t seed = 1;
     bool json = false;
@@ -83,6 +84,7 @@ std::vector<ModeRun> plan(const EvalOptions& opt) {
     base.contemplate.chains = opt.chains;
     base.contemplate.rounds = opt.rounds;
     base.contemplate.think_tokens = opt.think_tokens;
+    base.contemplate.temperature = opt.chain_temp;
     for (const auto& mode : opt.modes) {
         if (mode == "quick") {
             ModeRun r{"quick", false, base};
@@ -96,13 +98,15 @@ std::vector<ModeRun> plan(const EvalOptions& opt) {
                 no_check.settings.contemplate.arithmetic_check = false;
                 ModeRun no_verifier{"  without verifier", true, base};
                 no_verifier.settings.contemplate.verifier = false;
+                ModeRun one_pass{"  verifier without its own solution", true, base};
+                one_pass.settings.contemplate.verifier_solves = false;
                 ModeRun no_vote{"  without vote (best chain)", true, base};
                 no_vote.settings.contemplate.vote = false;
                 ModeRun bare{"  without any check or vote", true, base};
                 bare.settings.contemplate.arithmetic_check = false;
                 bare.settings.contemplate.verifier = false;
                 bare.settings.contemplate.vote = false;
-                runs.insert(runs.end(), {no_check, no_verifier, no_vote, bare});
+                runs.insert(runs.end(), {no_check, no_verifier, one_pass, no_vote, bare});
             }
         } else {
             fail("--mode: unknown mode '", mode, "' (quick or contemplate)");
@@ -217,6 +221,8 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
         ->capture_default_str()
         ->check(CLI::Range(0, 8));
     cmd->add_option("--think-tokens", opt->think_tokens, "Most tokens per answer or chain")
+        ->capture_default_str();
+    cmd->add_option("--chain-temp", opt->chain_temp, "Sampling temperature of the chains")
         ->capture_default_str();
     cmd->add_option("--quick-temp", opt->quick_temp, "Sampling temperature of quick answers")
         ->capture_default_str();

@@ -11,7 +11,7 @@ namespace {
 
 const char* group_of(std::string_view setting) {
     for (std::string_view s : {"chains", "rounds", "think-tokens", "chain-temp", "agreement",
-                               "arithmetic-check", "verifier", "vote"}) {
+                               "arithmetic-check", "verifier", "verifier-solves", "vote"}) {
         if (s == setting) return "Contemplating";
     }
     if (setting == "ctx" || setting == "threads") return "Model";

@@ -104,6 +104,11 @@ std::string verifier_turn(const std::string& question, const std::string& soluti
            "\nIs the proposed answer correct? Reply yes or no.";
 }
 
+// After its own solution, the verifier is asked about one candidate in a turn of its own.
+std::string verdict_turn(const std::string& answer) {
+    return "Proposed answer: " + answer + "\nIs the proposed answer correct? Reply yes or no.";
+}
+
 // Token ids that begin a "yes" or a "no" reply, in the spellings models use.
 std::pair<std::vector<TokenId>, std::vector<TokenId>> yes_no_tokens(const Tokenizer& tok) {
     std::vector<TokenId> yes, no;
@@ -129,28 +134,16 @@ std::pair<std::vector<TokenId>, std::vector<TokenId>> yes_no_tokens(const Tokeni
     return {yes, no};
 }
 
-// P(yes) for each candidate: one prompt per candidate, their common prefix processed once and
-// shared, the rest of every prompt in one batch.
-std::vector<double> verify(Assistant& assistant, std::span<const Message> conversation,
-                           const std::string& question,
-                           const std::vector<CandidateReport>& candidates,
-                           const std::vector<ChainReport>& chains, size_t count) {
+// P(yes) after each prompt: their common prefix processed once and shared, the rest of every
+// prompt in one batch. -1 for all when the model has no yes/no tokens or the cache no room.
+std::vector<double> p_yes_after(Assistant& assistant,
+                                const std::vector<std::vector<TokenId>>& prompts) {
+    const size_t count = prompts.size();
     std::vector<double> p_yes(count, -1);
     if (count == 0) return p_yes;
-    const Tokenizer& tok = assistant.model().tokenizer();
-    auto [yes, no] = yes_no_tokens(tok);
+    auto [yes, no] = yes_no_tokens(assistant.model().tokenizer());
     if (yes.empty() || no.empty()) return p_yes;
 
-    std::vector<std::vector<TokenId>> prompts;
-    for (size_t c = 0; c < count; ++c) {
-        std::vector<Message> turns;
-        for (const auto& m : conversation) {
-            if (m.role == "system") turns.push_back(m);
-        }
-        turns.push_back({"user", verifier_turn(question, best_reasoning(candidates[c], chains),
-                                               candidates[c].answer.display)});
-        prompts.push_back(assistant.tokenize_prompt(assistant.render(turns)));
-    }
     size_t common = prompts[0].size() - 1;
     for (const auto& p : prompts) {
         size_t k = 0;
@@ -195,22 +188,54 @@ std::vector<double> verify(Assistant& assistant, std::span<const Message> conver
     return p_yes;
 }
 
+// The verifier's judgement of the first `count` candidates. After a solution of its own (the
+// question solved greedily in `question_turns`), it is asked about each candidate in a second
+// turn; without one, it judges each candidate beside that candidate's best chain, in one pass.
+std::vector<double> verify(Assistant& assistant, std::span<const Message> question_turns,
+                           const ChainReport* own_solution,
+                           const std::vector<CandidateReport>& candidates,
+                           const std::vector<ChainReport>& chains, size_t count) {
+    const std::string& question = question_turns.back().content;
+    std::vector<std::vector<TokenId>> prompts;
+    for (size_t c = 0; c < count; ++c) {
+        std::vector<Message> turns;
+        if (own_solution) {
+            turns.assign(question_turns.begin(), question_turns.end());
+            turns.push_back({"assistant", reasoning_of(own_solution->text) +
+                                              "\nAnswer: " + own_solution->answer.display});
+            turns.push_back({"user", verdict_turn(candidates[c].answer.display)});
+        } else {
+            for (const auto& m : question_turns) {
+                if (m.role == "system") turns.push_back(m);
+            }
+            turns.push_back({"user", verifier_turn(question, best_reasoning(candidates[c], chains),
+                                                   candidates[c].answer.display)});
+        }
+        prompts.push_back(assistant.tokenize_prompt(assistant.render(turns)));
+    }
+    return p_yes_after(assistant, prompts);
+}
+
 struct Round {
     std::vector<ChainReport> chains;
+    std::optional<ChainReport> verifier_solution;  // when asked for
     int64_t prompt_tokens = 0;
 };
 
+// The chains of one round, sampled in one batched decode; with `verifier_solution`, one more
+// sequence beside them solves the question greedily for the verifier (it does not vote).
 Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
                     const Settings& settings, int round, int first_index, uint64_t base_seed,
-                    const ContemplationHooks& hooks, std::vector<ChainProgress>& progress,
-                    const std::atomic<bool>* cancel) {
+                    bool verifier_solution, const ContemplationHooks& hooks,
+                    std::vector<ChainProgress>& progress, const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
     const int n = std::clamp(cs.chains, 1, KvCache::kMaxSequences);
+    verifier_solution = verifier_solution && n < KvCache::kMaxSequences;
     std::vector<GenerateOptions> options;
     std::vector<uint64_t> seeds;
-    for (int i = 0; i < n; ++i) {
+    for (int i = 0; i < n + (verifier_solution ? 1 : 0); ++i) {
         GenerateOptions o = generate_options(settings.sampling);
-        o.sampling.temperature = cs.temperature;
+        o.sampling.temperature = i < n ? cs.temperature : 0.0f;
         o.max_tokens = cs.think_tokens;
         o.stop.clear();
         seeds.push_back(base_seed + static_cast<uint64_t>(round) * 1000 + static_cast<uint64_t>(i));
@@ -230,6 +255,7 @@ Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
     auto results = generate_parallel(
         assistant.context(), [&] { return token_text(tok); }, prompt, options,
         [&](int i, TokenId, std::string_view text) {
+            if (i >= n) return;  // the verifier's own solution is not a chain
             auto& p = progress[static_cast<size_t>(i)];
             ++p.tokens;
             std::string& so_far = partial[static_cast<size_t>(i)];
@@ -244,17 +270,21 @@ Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
 
     Round out;
     out.prompt_tokens = static_cast<int64_t>(prompt.size());
-    for (int i = 0; i < n; ++i) {
-        auto& r = results[static_cast<size_t>(i)];
+    for (size_t i = 0; i < results.size(); ++i) {
+        auto& r = results[i];
         ChainReport c;
-        c.index = first_index + i;
+        c.index = i < static_cast<size_t>(n) ? first_index + static_cast<int>(i) : -1;
         c.round = round;
-        c.seed = seeds[static_cast<size_t>(i)];
+        c.seed = seeds[i];
         c.text = r.text;
         c.stop_reason = r.stop_reason;
         c.tokens = static_cast<int64_t>(r.tokens.size());
         c.answer = extract_answer(c.text);
-        auto& p = progress[static_cast<size_t>(i)];
+        if (i == static_cast<size_t>(n)) {
+            out.verifier_solution = std::move(c);
+            continue;
+        }
+        auto& p = progress[i];
         p.finished = true;
         p.answer = c.answer.display;
         out.chains.push_back(std::move(c));
@@ -313,7 +343,8 @@ std::vector<std::string> find_slips(std::string_view question, const std::string
 // to do with the right number. The chain is cut at its first slip, put right, and the
 // model goes on from there, reusing the cached prompt; at most kMaxCorrections times.
 void correct_chain(Assistant& assistant, const std::string& prompt_text, std::string_view question,
-                   ChainReport& c, const Settings& settings, const std::atomic<bool>* cancel) {
+                   ChainReport& c, const Settings& settings, float temperature,
+                   const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
     for (int k = 0;
          k < kMaxCorrections && !(cancel && cancel->load()) && c.tokens < cs.think_tokens; ++k) {
@@ -322,7 +353,7 @@ void correct_chain(Assistant& assistant, const std::string& prompt_text, std::st
         if (slips.empty()) break;
         const std::string* fixed = &slips.front();
         GenerateOptions o = generate_options(settings.sampling);
-        o.sampling.temperature = cs.temperature;
+        o.sampling.temperature = temperature;
         o.sampling.seed = c.seed + 7919 * static_cast<uint64_t>(k + 1);
         o.max_tokens = static_cast<int32_t>(cs.think_tokens - c.tokens);
         o.stop.clear();
@@ -394,6 +425,14 @@ void rank(std::vector<CandidateReport>& candidates) {
 
 }  // namespace
 
+nlohmann::json ContemplationResult::verifier_solution_json() const {
+    if (!verifier_solution) return nullptr;
+    return {{"text", verifier_solution->text},
+            {"answer", verifier_solution->answer.display},
+            {"corrections", verifier_solution->corrections},
+            {"tokens", verifier_solution->tokens}};
+}
+
 nlohmann::json ContemplationResult::to_json() const {
     nlohmann::json j;
     j["answer"] = answer.display;
@@ -430,6 +469,7 @@ nlohmann::json ContemplationResult::to_json() const {
                       {"stop_reason", stop_reason_name(c.stop_reason)}});
     }
     j["chains"] = cs;
+    j["verifier_solution"] = verifier_solution_json();
     nlohmann::json votes = nlohmann::json::array();
     for (const auto& c : candidates) {
         votes.push_back(
@@ -458,21 +498,30 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
     ContemplationResult result;
     std::vector<ChainProgress> progress;
     std::vector<Message> messages = reasoning_conversation(conversation, question);
+    const std::vector<Message> question_turns = messages;  // as the verifier's solution saw them
     for (int round = 0; round <= cs.rounds; ++round) {
         if (round > 0)
             messages.back().content = refinement_turn(question, result.candidates, result.chains);
         if (hooks.on_stage) hooks.on_stage(round, round == 0 ? "sampling" : "refining");
         const std::string prompt_text = assistant.render(messages);
         auto prompt = assistant.tokenize_prompt(prompt_text);
-        Round r = sample_chains(assistant, prompt, settings, round,
-                                static_cast<int>(result.chains.size()), base_seed, hooks, progress,
-                                cancel);
+        Round r = sample_chains(
+            assistant, prompt, settings, round, static_cast<int>(result.chains.size()), base_seed,
+            cs.verifier && cs.verifier_solves && round == 0, hooks, progress, cancel);
         result.prompt_tokens += r.prompt_tokens;
         if (cs.arithmetic_check) {
             if (hooks.on_stage) hooks.on_stage(round, "correcting");
             for (auto& c : r.chains)
-                correct_chain(assistant, prompt_text, question, c, settings, cancel);
+                correct_chain(assistant, prompt_text, question, c, settings, cs.temperature,
+                              cancel);
+            if (r.verifier_solution)
+                correct_chain(assistant, prompt_text, question, *r.verifier_solution, settings,
+                              0.0f, cancel);
             assistant.forget_cache();
+        }
+        if (r.verifier_solution) {
+            result.generated_tokens += r.verifier_solution->tokens;
+            result.verifier_solution = std::move(r.verifier_solution);
         }
         for (auto& c : r.chains) {
             score_chain(c, question, cs, hooks);
@@ -489,7 +538,13 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
                 result.candidates.begin(), result.candidates.end(),
                 [](const auto& a, const auto& b) { return a.vote_share > b.vote_share; });
             size_t count = std::min(result.candidates.size(), kMaxVerified);
-            auto p = verify(assistant, messages, question, result.candidates, result.chains, count);
+            // A verifier's solution without an answer has nothing to compare with.
+            const ChainReport* own =
+                result.verifier_solution && !result.verifier_solution->answer.empty()
+                    ? &*result.verifier_solution
+                    : nullptr;
+            auto p =
+                verify(assistant, question_turns, own, result.candidates, result.chains, count);
             for (size_t i = 0; i < count; ++i) result.candidates[i].verifier = p[i];
         }
         rank(result.candidates);

@@ -6,6 +6,7 @@
 // triggers a refinement round that shows the model the competing candidates.
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -59,12 +60,16 @@ struct ContemplationResult {
     int rounds = 0;
     bool cancelled = false;
     std::vector<ChainReport> chains;
+    // The verifier's own greedy solution, sampled beside the first round's chains; it judges the
+    // candidates after it (absent when the verifier is off or judges without one).
+    std::optional<ChainReport> verifier_solution;
     std::vector<CandidateReport> candidates;  // best first
     double seconds = 0;
     int64_t prompt_tokens = 0;
     int64_t generated_tokens = 0;
 
     nlohmann::json to_json() const;
+    nlohmann::json verifier_solution_json() const;  // null without one
 };
 
 // Live state of one chain, for progress displays.

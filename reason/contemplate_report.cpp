@@ -41,6 +41,14 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
             out += c.text;
             if (c.text.empty() || c.text.back() != '\n') out += '\n';
         }
+        if (r.verifier_solution) {
+            const ChainReport& v = *r.verifier_solution;
+            out += "--- the verifier's own solution: answer " +
+                   (v.answer.empty() ? std::string("none") : v.answer.display);
+            if (v.corrections) out += ", " + std::to_string(v.corrections) + " correction(s)";
+            out += " ---\n" + v.text;
+            if (v.text.empty() || v.text.back() != '\n') out += '\n';
+        }
         out += "---\n";
     }
     if (r.answer.empty()) {

@@ -117,6 +117,9 @@ const SettingInfo kSettings[] = {
     PONDER_BOOL("arithmetic-check", contemplate.arithmetic_check,
                 "Re-check arithmetic claims in chains exactly"),
     PONDER_BOOL("verifier", contemplate.verifier, "Let the model judge each candidate answer"),
+    PONDER_BOOL("verifier-solves", contemplate.verifier_solves,
+                "The verifier solves the question itself before judging (off: it judges each "
+                "candidate's best chain)"),
     PONDER_BOOL("vote", contemplate.vote, "Weighted vote across chains (off: best single chain)"),
     SettingInfo{"system", "System prompt", "TEXT", [](const Settings& s) { return s.system; },
                 [](Settings& s, std::string_view v) { s.system = std::string(v); }},

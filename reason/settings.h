@@ -35,7 +35,10 @@ struct ContemplateSettings {
     float agreement_threshold = 0.6f;  // vote share that ends contemplation early
     bool arithmetic_check = true;      // re-check "a op b = c" claims exactly
     bool verifier = true;              // ask the model to judge each candidate
-    bool vote = true;                  // weighted vote (off: take the best-scored single chain)
+    // The verifier first solves the question itself (greedily, beside the chains) and judges the
+    // candidates after its own solution; off: it judges each beside that candidate's best chain.
+    bool verifier_solves = true;
+    bool vote = true;  // weighted vote (off: take the best-scored single chain)
 };
 
 struct Settings {

@@ -208,15 +208,17 @@ nlohmann::json contemplation_json(const ContemplationResult& result) {
         if (v.verifier >= 0) vote["verifier"] = v.verifier;
         votes.push_back(std::move(vote));
     }
-    return {{"answer", result.answer.display},
-            {"confidence", result.confidence},
-            {"justification", result.justification},
-            {"rounds", result.rounds},
-            {"chains", chains},
-            {"votes", votes},
-            {"prompt_tokens", result.prompt_tokens},
-            {"generated_tokens", result.generated_tokens},
-            {"seconds", result.seconds}};
+    nlohmann::json out = {{"answer", result.answer.display},
+                          {"confidence", result.confidence},
+                          {"justification", result.justification},
+                          {"rounds", result.rounds},
+                          {"chains", chains},
+                          {"votes", votes},
+                          {"prompt_tokens", result.prompt_tokens},
+                          {"generated_tokens", result.generated_tokens},
+                          {"seconds", result.seconds}};
+    if (result.verifier_solution) out["verifier_solution"] = result.verifier_solution_json();
+    return out;
 }
 
 // What a custom check said: nil means no opinion (1), false rejects (0), a number is a factor.

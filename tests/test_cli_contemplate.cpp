@@ -36,6 +36,30 @@ TEST(CliContemplate, JsonTraceHasEveryChainAndTheSolutionEachCandidateWasJudgedB
     EXPECT_EQ(j["answer"], j["votes"][0]["answer"]);
 }
 
+TEST(CliContemplate, TheVerifiersOwnSolutionIsGreedyAndShownWithTheChains) {
+    auto solution_with_seed = [](const char* seed) {
+        auto r = run_ponder({"--contemplate", "--chains", "2", "--rounds", "0", "--seed", seed,
+                             "--json", kQuestion});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out)["verifier_solution"];
+    };
+    const auto one = solution_with_seed("1"), two = solution_with_seed("2");
+    ASSERT_TRUE(one.is_object()) << one;
+    EXPECT_EQ(one["text"], two["text"]) << "greedy, whatever the chains' seed";
+    EXPECT_FALSE(one["answer"].get<std::string>().empty()) << one["text"];
+    EXPECT_GT(one["tokens"].get<int>(), 0);
+
+    auto shown =
+        run_ponder({"--contemplate", "--chains", "2", "--rounds", "0", "--show-chains", kQuestion});
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    EXPECT_NE(shown.out.find("--- the verifier's own solution: answer"), std::string::npos)
+        << shown.out;
+    auto one_pass = run_ponder({"--contemplate", "--chains", "2", "--rounds", "0",
+                                "--verifier-solves", "off", "--json", kQuestion});
+    ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
+    EXPECT_TRUE(nlohmann::json::parse(one_pass.out)["verifier_solution"].is_null());
+}
+
 TEST(CliEval, JsonHasTheTextOfQuickAnswersAndTheTraceOfContemplations) {
     TempDir dir;
     write_file(dir.path() / "q.jsonl", std::string("{\"question\": \"") + kQuestion +

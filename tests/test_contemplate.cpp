@@ -48,11 +48,37 @@ TEST_F(Contemplate, SamplesEveryChainWithItsOwnSeedWithinTheTokenBudget) {
     }
     EXPECT_EQ(seeds.size(), 8u);
     EXPECT_GE(texts.size(), 7u) << "chains differ";
+    ASSERT_TRUE(r.verifier_solution.has_value());
     EXPECT_EQ(r.generated_tokens, [&] {
-        int64_t n = 0;
+        int64_t n = r.verifier_solution->tokens;
         for (const auto& c : r.chains) n += c.tokens;
         return n;
     }());
+}
+
+TEST_F(Contemplate, TheVerifierSolvesGreedilyBesideTheFirstRoundsChains) {
+    auto a = contemplate(*assistant, question, settings);
+    ASSERT_TRUE(a.verifier_solution.has_value());
+    EXPECT_EQ(a.verifier_solution->index, -1) << "not a chain";
+    EXPECT_EQ(a.verifier_solution->round, 0);
+    EXPECT_GT(a.verifier_solution->tokens, 0);
+    EXPECT_LE(a.verifier_solution->tokens, 12);
+    EXPECT_EQ(a.chains.size(), 8u) << "it does not vote";
+    // Greedy: another seed changes the chains, not the verifier's solution.
+    settings.sampling.seed = 43;
+    auto b = contemplate(*assistant, question, settings);
+    ASSERT_TRUE(b.verifier_solution.has_value());
+    EXPECT_EQ(a.verifier_solution->text, b.verifier_solution->text);
+    EXPECT_NE(a.chains[0].text, b.chains[0].text);
+    EXPECT_EQ(a.to_json()["verifier_solution"]["text"], a.verifier_solution->text);
+
+    settings.contemplate.verifier_solves = false;
+    EXPECT_FALSE(contemplate(*assistant, question, settings).verifier_solution.has_value());
+    settings.contemplate.verifier_solves = true;
+    settings.contemplate.verifier = false;
+    auto off = contemplate(*assistant, question, settings);
+    EXPECT_FALSE(off.verifier_solution.has_value());
+    EXPECT_TRUE(off.to_json()["verifier_solution"].is_null());
 }
 
 TEST_F(Contemplate, SameSeedSameChains) {
@@ -141,6 +167,17 @@ TEST(ContemplateReport, DescribesAnswerConfidenceAndChains) {
     EXPECT_NE(text.find("30 (20%)"), std::string::npos);
     EXPECT_EQ(text.find("chain 3"), std::string::npos);
     EXPECT_NE(describe_contemplation(r, true).find("chain 3"), std::string::npos);
+
+    ChainReport own;
+    own.index = -1;
+    own.text = "3 * 12 = 36\n36 - 7 = 29\nAnswer: 29";
+    own.answer = normalize_answer("29");
+    r.verifier_solution = own;
+    EXPECT_EQ(describe_contemplation(r, false).find("verifier's own solution"), std::string::npos);
+    text = describe_contemplation(r, true);
+    const size_t at = text.find("--- the verifier's own solution: answer 29 ---\n3 * 12 = 36");
+    EXPECT_NE(at, std::string::npos) << text;
+    EXPECT_LT(text.find("chain 3"), at) << "after the chains";
 }
 
 }  // namespace
