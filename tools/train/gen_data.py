@@ -2,12 +2,14 @@
 """Synthetic chat data for ponder's built-in demo model.
 
 Everything is generated from fixed seeds with Python's `random` module, so the same command always writes the same
-files. Four kinds of conversations are produced (the prompt strings below are the ones ponder's C++ code
+files. Five kinds of conversations are produced (the prompt strings below are the ones ponder's C++ code
 uses verbatim):
 
 - solve:   an arithmetic word problem (add, subtract, multiply; 1-4 steps) answered with one checkable equation
            `a op b = c` per line and a final line `Answer: N`; a few are bare expressions such as `What is 6 * 7 - 5?`;
 - verify:  "Question / Proposed answer / Is the proposed answer correct?" answered `yes` or `no` (balanced);
+- check:   a question solved as in "solve", then "Proposed answer / Is the proposed answer correct?" answered `yes`
+           or `no` (balanced): the verifier, which works the question out itself before its verdicts;
 - refine:  "Question / Earlier attempts / Check the attempts and solve the question again" answered with a correct
            step-by-step solution;
 - other:   anything that is not an arithmetic problem, answered with a short honest reply that points to real models.
@@ -46,6 +48,11 @@ VERIFY_SOLUTION_PROMPT = (
     "Question: {question}\nProposed solution: {reasoning}\nProposed answer: {answer}\n"
     "Is the proposed answer correct? Reply yes or no."
 )
+# The verifier of `ponder --contemplate` first solves the question itself, greedily, beside the chains and under the
+# same prompt; then, in a second turn after its solution, it is asked about each candidate.
+CHECK_VERDICT_PROMPT = "Proposed answer: {answer}\nIs the proposed answer correct? Reply yes or no."
+# The verdict is one token beside a solution's forty: its weight in the loss.
+CHECK_VERDICT_WEIGHT = 4.0
 REFINE_PROMPT = (
     "Question: {question}\nEarlier attempts:\n{attempts}\nCheck the attempts and solve the question again step by step."
 )
@@ -862,6 +869,26 @@ def verify_solution_exchange(rng: random.Random) -> tuple[str, str, Problem]:
     return prompt, reply, problem
 
 
+def check_exchanges(rng: random.Random) -> tuple[list[dict], Problem]:
+    """The verifier's two exchanges: the question solved, then a verdict on a proposed answer (right half of the
+    time), which compares it with that solution's answer."""
+    problem = make_word_problem(rng)
+    correct = rng.random() < 0.5
+    proposed = problem.answer if correct else wrong_answer(problem, rng)
+    return [message("user", problem.question),
+            message("assistant", problem.chain().solution_text()),
+            message("user", CHECK_VERDICT_PROMPT.format(answer=proposed)),
+            dict(message("assistant", "yes" if correct else "no"), weight=CHECK_VERDICT_WEIGHT)], problem
+
+
+def verdict_exchanges(rng: random.Random) -> tuple[list[dict], Problem]:
+    """The verifier's exchanges with only the verdict trained on: teaches the comparison without training the
+    solver any further."""
+    messages, problem = check_exchanges(rng)
+    messages[1] = dict(messages[1], weight=0.0)
+    return messages, problem
+
+
 def refine_exchange(rng: random.Random) -> tuple[str, str, Problem]:
     problem = make_word_problem(rng)
     wrong = wrong_chains(problem, rng)
@@ -886,6 +913,10 @@ EXCHANGES = {"solve": solve_exchange, "verify": verify_exchange, "verify_solutio
 MIXES = {
     "base": {"solve": 0.76, "verify": 0.08, "refine": 0.08, "other": 0.08},
     "verify-solutions": {"solve": 0.56, "verify_solution": 0.30, "refine": 0.08, "other": 0.06},
+    # The second stage of the shipped model: the generative verifier's two exchanges ("check"), with enough of
+    # everything else to keep those skills.
+    "check": {"solve": 0.58, "check": 0.22, "verify": 0.05, "refine": 0.08, "other": 0.07},
+    "verdicts": {"verdict": 1.0},
 }
 KIND_WEIGHTS = MIXES["base"]
 
@@ -901,8 +932,12 @@ def make_conversation(rng: random.Random, weights: dict[str, float] = KIND_WEIGH
         prompt, reply, problem = EXCHANGES[earlier_kind](rng)
         messages += [message("user", prompt), message("assistant", reply)]
         questions += [problem.question] if problem else []
-    prompt, reply, problem = EXCHANGES[kind](rng)
-    messages += [message("user", prompt), message("assistant", reply)]
+    if kind in ("check", "verdict"):
+        exchanges, problem = (check_exchanges if kind == "check" else verdict_exchanges)(rng)
+        messages += exchanges
+    else:
+        prompt, reply, problem = EXCHANGES[kind](rng)
+        messages += [message("user", prompt), message("assistant", reply)]
     questions += [problem.question] if problem else []
     return {"kind": kind, "messages": messages}, questions
 

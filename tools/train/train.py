@@ -210,21 +210,21 @@ def chatml_text(messages: list[dict]) -> str:
 def encode_conversation(tokenizer: bpe.Tokenizer, messages: list[dict],
                         weight: float = 1.0) -> tuple[list[int], list[float]]:
     """Token ids of the rendered chat and, per token, its weight in the loss: `weight` for what the model is trained
-    to produce, 0 for the rest. The pieces are encoded one by one; check_segment_encoding shows that equals encoding
+    to produce (or the message's own "weight"), 0 for the rest. The pieces are encoded one by one; check_segment_encoding shows that equals encoding
     the whole text (as ponder does)."""
     ids: list[int] = []
     trained: list[float] = []
 
-    def add(text: str, train_on: bool) -> None:
+    def add(text: str, train_on: bool, piece_weight: float = weight) -> None:
         piece = tokenizer.encode(text)
         ids.extend(piece)
-        trained.extend([weight if train_on else 0.0] * len(piece))
+        trained.extend([piece_weight if train_on else 0.0] * len(piece))
 
     for m in messages:
         add(f"{bpe.IM_START}{m['role']}\n", False)
         is_assistant = m["role"] == "assistant"
-        add(m["content"], is_assistant)
-        add(bpe.IM_END, is_assistant)  # the model must learn to end its turn
+        add(m["content"], is_assistant, m.get("weight", weight))
+        add(bpe.IM_END, is_assistant, m.get("weight", weight))  # the model must learn to end its turn
         add("\n", False)
     return ids, trained
 
