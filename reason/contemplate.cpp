@@ -94,19 +94,18 @@ std::string refinement_turn(const std::string& question,
     return turn;
 }
 
+// After its own solution, the verifier is asked about one candidate in a turn of its own.
+std::string verdict_turn(const std::string& answer) {
+    return "Proposed answer: " + answer + "\nIs the proposed answer correct? Reply yes or no.";
+}
+
 // The model judges a candidate with the worked solution behind it, so that it can check the
 // steps rather than solve the question again in its head.
 std::string verifier_turn(const std::string& question, const std::string& solution,
                           const std::string& answer) {
     std::string turn = "Question: " + question + "\n";
     if (!solution.empty()) turn += "Proposed solution: " + solution + "\n";
-    return turn + "Proposed answer: " + answer +
-           "\nIs the proposed answer correct? Reply yes or no.";
-}
-
-// After its own solution, the verifier is asked about one candidate in a turn of its own.
-std::string verdict_turn(const std::string& answer) {
-    return "Proposed answer: " + answer + "\nIs the proposed answer correct? Reply yes or no.";
+    return turn + verdict_turn(answer);
 }
 
 // Token ids that begin a "yes" or a "no" reply, in the spellings models use.
@@ -201,8 +200,10 @@ std::vector<double> verify(Assistant& assistant, std::span<const Message> questi
         std::vector<Message> turns;
         if (own_solution) {
             turns.assign(question_turns.begin(), question_turns.end());
-            turns.push_back({"assistant", reasoning_of(own_solution->text) +
-                                              "\nAnswer: " + own_solution->answer.display});
+            // Its steps and its answer line, as the model writes a solution.
+            std::string steps = reasoning_of(own_solution->text);
+            if (!steps.empty()) steps += '\n';
+            turns.push_back({"assistant", steps + "Answer: " + own_solution->answer.display});
             turns.push_back({"user", verdict_turn(candidates[c].answer.display)});
         } else {
             for (const auto& m : question_turns) {

@@ -377,6 +377,11 @@ print(pcall(ponder.contemplate, "x", {check = 5}))
 print(pcall(ponder.contemplate, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
             {chains = 2, rounds = 0, ["think-tokens"] = 16, verifier = false, seed = 1,
              check = function() error("in check") end}))
+local short = {chains = 2, rounds = 0, ["think-tokens"] = 16, seed = 1}
+local v = ponder.contemplate("1 2 3", short)
+print("verifier", type(v.verifier_solution.text), v.verifier_solution.tokens > 0)
+short.verifier = false
+print("no verifier", ponder.contemplate("1 2 3", short).verifier_solution == nil)
 )",
                     {"-m", (test::shared_dir() / "models/TinyStories-656K-Q8_0.gguf").string(),
                      "--chat-template", "plain.jinja", "--no-log"});
@@ -386,6 +391,9 @@ print(pcall(ponder.contemplate, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
     EXPECT_NE(r.out.find("option 'check' must be a function (got number)"), std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("false\ts.lua:29: in check"), std::string::npos) << r.out;
+    // The verifier's own greedy solution comes back with the result, when there is a verifier.
+    EXPECT_NE(r.out.find("verifier\tstring\ttrue\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("no verifier\ttrue\n"), std::string::npos) << r.out;
 }
 
 TEST_F(Scripting, ExchangesAreLoggedAsLua) {
