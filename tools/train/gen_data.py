@@ -9,7 +9,8 @@ uses verbatim):
            `a op b = c` per line and a final line `Answer: N`; a few are bare expressions such as `What is 6 * 7 - 5?`;
 - verify:  "Question / Proposed answer / Is the proposed answer correct?" answered `yes` or `no` (balanced);
 - check:   a question solved as in "solve", then "Proposed answer / Is the proposed answer correct?" answered `yes`
-           or `no` (balanced): the verifier, which works the question out itself before its verdicts;
+           or `no` (balanced): the verifier, which works the question out itself before its verdicts ("verdict" is
+           the same with only the verdict trained on);
 - refine:  "Question / Earlier attempts / Check the attempts and solve the question again" answered with a correct
            step-by-step solution;
 - other:   anything that is not an arithmetic problem, answered with a short honest reply that points to real models.
@@ -913,8 +914,8 @@ EXCHANGES = {"solve": solve_exchange, "verify": verify_exchange, "verify_solutio
 MIXES = {
     "base": {"solve": 0.76, "verify": 0.08, "refine": 0.08, "other": 0.08},
     "verify-solutions": {"solve": 0.56, "verify_solution": 0.30, "refine": 0.08, "other": 0.06},
-    # The second stage of the shipped model: the generative verifier's two exchanges ("check"), with enough of
-    # everything else to keep those skills.
+    # Second stages tried for the verifier that solves before it judges (tools/train/README.md, attempt 4; neither
+    # shipped): its two exchanges among enough of everything else to keep those skills, or its verdicts alone.
     "check": {"solve": 0.58, "check": 0.22, "verify": 0.05, "refine": 0.08, "other": 0.07},
     "verdicts": {"verdict": 1.0},
 }
