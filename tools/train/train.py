@@ -210,8 +210,8 @@ def chatml_text(messages: list[dict]) -> str:
 def encode_conversation(tokenizer: bpe.Tokenizer, messages: list[dict],
                         weight: float = 1.0) -> tuple[list[int], list[float]]:
     """Token ids of the rendered chat and, per token, its weight in the loss: `weight` for what the model is trained
-    to produce (or the message's own "weight"), 0 for the rest. The pieces are encoded one by one; check_segment_encoding shows that equals encoding
-    the whole text (as ponder does)."""
+    to produce (or the message's own "weight"), 0 for the rest. The pieces are encoded one by one;
+    check_segment_encoding shows that equals encoding the whole text (as ponder does)."""
     ids: list[int] = []
     trained: list[float] = []
 
