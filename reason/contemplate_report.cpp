@@ -1,5 +1,7 @@
 // Turning a contemplation into the text a user reads.
 #include <cstdio>
+#include <string>
+#include <string_view>
 
 #include "reason/contemplate.h"
 
@@ -24,31 +26,35 @@ std::string indent(const std::string& text, const std::string& pad) {
     return out;
 }
 
+// A worked solution under a heading (its answer, `details`, corrections and false steps),
+// then its text: a chain, or the verifier's own solution.
+void append_solution(std::string& out, std::string_view title, std::string_view details,
+                     const ChainReport& c) {
+    out += "--- ";
+    out += title;
+    out += ": answer ";
+    out += c.answer.empty() ? std::string("none") : c.answer.display;
+    out += details;
+    if (c.corrections) out += ", " + std::to_string(c.corrections) + " correction(s)";
+    if (c.false_claims) out += ", " + std::to_string(c.false_claims) + " false step(s)";
+    out += " ---\n";
+    out += c.text;
+    if (c.text.empty() || c.text.back() != '\n') out += '\n';
+}
+
 }  // namespace
 
 std::string describe_contemplation(const ContemplationResult& r, bool show_chains) {
     std::string out;
     if (show_chains) {
         for (const auto& c : r.chains) {
-            char head[160];
-            std::snprintf(head, sizeof head, "--- chain %d (round %d): answer %s, weight %.2f",
-                          c.index + 1, c.round + 1,
-                          c.answer.empty() ? "none" : c.answer.display.c_str(), c.weight);
-            out += head;
-            if (c.corrections) out += ", " + std::to_string(c.corrections) + " correction(s)";
-            if (c.false_claims) out += ", " + std::to_string(c.false_claims) + " false step(s)";
-            out += " ---\n";
-            out += c.text;
-            if (c.text.empty() || c.text.back() != '\n') out += '\n';
+            char title[64], weight[32];
+            std::snprintf(title, sizeof title, "chain %d (round %d)", c.index + 1, c.round + 1);
+            std::snprintf(weight, sizeof weight, ", weight %.2f", c.weight);
+            append_solution(out, title, weight, c);
         }
-        if (r.verifier_solution) {
-            const ChainReport& v = *r.verifier_solution;
-            out += "--- the verifier's own solution: answer " +
-                   (v.answer.empty() ? std::string("none") : v.answer.display);
-            if (v.corrections) out += ", " + std::to_string(v.corrections) + " correction(s)";
-            out += " ---\n" + v.text;
-            if (v.text.empty() || v.text.back() != '\n') out += '\n';
-        }
+        if (r.verifier_solution)
+            append_solution(out, "the verifier's own solution", "", *r.verifier_solution);
         out += "---\n";
     }
     if (r.answer.empty()) {
