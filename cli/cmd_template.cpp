@@ -1,6 +1,8 @@
 // `ponder template (--model F | --template FILE) --messages conv.json [--tools tools.json]`:
 // renders a conversation with a chat template, exactly as the model would see it.
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -24,7 +26,28 @@ struct TemplateOptions {
     bool no_generation_prompt = false;
     std::string bos = "<s>";
     std::string eos = "</s>";
+    std::string date;  // YYYY-MM-DD for strftime_now, or empty for today
 };
+
+// Noon of a YYYY-MM-DD day in local time (strftime_now formats local time; noon keeps the
+// day whatever the daylight-saving offset).
+std::chrono::system_clock::time_point parse_date(const std::string& text) {
+    std::tm tm{};
+    char rest = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &rest) !=
+            3 ||
+        tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
+        fail("--date ", text, ": expected a day as YYYY-MM-DD");
+    const int month = tm.tm_mon, day = tm.tm_mday;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    const std::time_t t = std::mktime(&tm);
+    if (t == -1 || tm.tm_mon + 1 != month || tm.tm_mday != day)
+        fail("--date ", text, ": no such day");
+    return std::chrono::system_clock::from_time_t(t);
+}
 
 std::string read_all(const std::string& path) {
     if (path == "-") return text_or_stdin("-");
@@ -46,6 +69,7 @@ int run_template(const TemplateOptions& opt) {
     ChatTemplateOptions render;
     render.bos_token = opt.bos;
     render.eos_token = opt.eos;
+    if (!opt.date.empty()) render.now = parse_date(opt.date);
     if (!opt.model.empty()) {
         auto found = model_chat_template(opt.model);
         if (!found) fail(opt.model, ": the model has no chat template (use --template FILE)");
@@ -90,6 +114,8 @@ void add_template_command(CLI::App& app, CommandAction& action) {
                   "Do not open the assistant's turn");
     cmd->add_option("--bos", opt->bos, "bos_token for --template")->capture_default_str();
     cmd->add_option("--eos", opt->eos, "eos_token for --template")->capture_default_str();
+    cmd->add_option("--date", opt->date,
+                    "Render as on this day (YYYY-MM-DD): what strftime_now() sees");
     cmd->callback([opt, &action, model, file] {
         if (!*model && !*file) throw CLI::RequiredError("--model or --template");
         action = [opt] { return run_template(*opt); };

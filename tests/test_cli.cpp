@@ -42,7 +42,9 @@ TEST(CliTemplate, RendersSharedTemplateLikeTheReference) {
         auto r = run_ponder(
             {"template", "--template",
              (ponder::test::shared_dir() / "templates" / e["template"].get<std::string>()).string(),
-             "--messages", (dir.path() / "m.json").string()});
+             "--messages", (dir.path() / "m.json").string(),
+             // The reference renderings fix strftime_now to this day (../shared/README.md).
+             "--date", "2026-11-22"});
         EXPECT_EQ(r.exit_code, 0) << r.err;
         EXPECT_EQ(r.out, e["rendered"].get<std::string>()) << e["template"];
         ++checked;
@@ -74,4 +76,16 @@ TEST(CliTemplate, ModelTemplateAndErrors) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("line 1"), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+    ponder::test::write_file(dir.path() / "date.jinja", "{{ strftime_now('%d %b %Y') }}");
+    for (const char* day : {"2026-02-30", "22-11-2026", "2026-11-22x"}) {
+        r = run_ponder({"template", "--template", (dir.path() / "date.jinja").string(),
+                        "--messages", (dir.path() / "m.json").string(), "--date", day});
+        EXPECT_EQ(r.exit_code, 1) << day;
+        EXPECT_NE(r.err.find(std::string("--date ") + day), std::string::npos) << r.err;
+    }
+    r = run_ponder({"template", "--template", (dir.path() / "date.jinja").string(), "--messages",
+                    (dir.path() / "m.json").string(), "--date", "2024-02-29"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "29 Feb 2024");
 }
