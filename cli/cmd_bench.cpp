@@ -224,8 +224,7 @@ int run_bench(const BenchOptions& opt) {
     const int max_batch = *std::max_element(batches.begin(), batches.end());
     Bench bench(model, opt, max_batch);
     const KvCache& kv = bench.ctx().kv_cache();
-    const uint64_t kv_bytes = static_cast<uint64_t>(kv.size()) * model.config().n_layer *
-                              static_cast<uint64_t>(kv.k_width() + kv.v_width()) * 2;
+    const uint64_t kv_bytes = kv.bytes();
 
     // Warm-up (first touches of scratch buffers, caches, CPU frequency).
     bench.prompt(std::min(opt.prompt, 32));

@@ -49,7 +49,7 @@ Context::Context(const Model& model, ContextOptions options)
       own_pool_(options.n_threads > 0 ? std::make_unique<ThreadPool>(options.n_threads) : nullptr),
       kv_(model.config().n_layer,
           options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(model.config().n_ctx_train, 4096),
-          model.config().n_embd_k_gqa(), model.config().n_embd_v_gqa()),
+          model.config().n_head_kv, model.config().head_dim_k, model.config().head_dim_v),
       kernel_scratch_(options.kernels ? KernelScratch(*options.kernels) : KernelScratch()),
       s_(std::make_unique<Scratch>()) {
     const ModelConfig& c = model.config();
@@ -232,9 +232,11 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                 rope_apply(c.rope, rc, ki, static_cast<int>(c.n_head_kv), static_cast<int>(hd_k));
                 // The cache holds F16, as llama.cpp's default cache.
                 const int32_t cell = s.cells[static_cast<size_t>(i)];
-                fp32_to_fp16_row(ki, kv_.k(static_cast<int64_t>(l), cell), k_dim);
-                fp32_to_fp16_row(s.v.data() + i * v_dim, kv_.v(static_cast<int64_t>(l), cell),
-                                 v_dim);
+                for (int64_t g = 0; g < c.n_head_kv; ++g) {
+                    fp32_to_fp16_row(ki + g * hd_k, kv_.k(static_cast<int64_t>(l), g, cell), hd_k);
+                    fp32_to_fp16_row(s.v.data() + i * v_dim + g * hd_v,
+                                     kv_.v(static_cast<int64_t>(l), g, cell), hd_v);
+                }
             }
         });
 
@@ -252,8 +254,6 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
             if (n == 0) break;
         }
 
-        const uint16_t* k_cache = kv_.k_layer(static_cast<int64_t>(l));
-        const uint16_t* v_cache = kv_.v_layer(static_cast<int64_t>(l));
         // One task per token and KV head: the query heads of a group share its K and V rows.
         pool.parallel_for(n * c.n_head_kv, [&](int64_t t0, int64_t t1, int thread) {
             float* scores = s.scores[static_cast<size_t>(thread)].data();
@@ -262,8 +262,8 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                 const size_t vb = s.visible_begin[static_cast<size_t>(i)];
                 const size_t ve = s.visible_end[static_cast<size_t>(i)];
                 attend(s.q.data() + i * q_dim + h * hd_k, static_cast<int>(group),
-                       k_cache + g * hd_k, static_cast<size_t>(k_dim), v_cache + g * hd_v,
-                       static_cast<size_t>(v_dim),
+                       kv_.k(static_cast<int64_t>(l), g, 0), static_cast<size_t>(hd_k),
+                       kv_.v(static_cast<int64_t>(l), g, 0), static_cast<size_t>(hd_v),
                        std::span<const int32_t>(s.visible.data() + vb, ve - vb),
                        static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores,
                        s.attn.data() + i * attn_dim + h * hd_v);
@@ -307,18 +307,18 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
 void Context::apply_kv_shift() {
     const ModelConfig& c = model_->config();
     std::vector<float> rc(static_cast<size_t>(c.rope.n_rot));
-    std::vector<float> key(static_cast<size_t>(c.n_embd_k_gqa()));
+    std::vector<float> key(static_cast<size_t>(c.head_dim_k));
     for (int64_t cell = 0; cell < kv_.extent(); ++cell) {
         const KvCache::Cell& kc = kv_.cell(cell);
         if (kc.empty() || kc.shift == 0) continue;
         // Rotating by θ(delta) moves a key from position p to p + delta (rotations compose).
         rope_cache(c.rope, static_cast<float>(kc.shift), rc.data());
-        for (int64_t l = 0; l < c.n_layer; ++l) {
-            fp16_to_fp32_row(kv_.k(l, cell), key.data(), c.n_embd_k_gqa());
-            rope_apply(c.rope, rc.data(), key.data(), static_cast<int>(c.n_head_kv),
-                       static_cast<int>(c.head_dim_k));
-            fp32_to_fp16_row(key.data(), kv_.k(l, cell), c.n_embd_k_gqa());
-        }
+        for (int64_t l = 0; l < c.n_layer; ++l)
+            for (int64_t g = 0; g < c.n_head_kv; ++g) {
+                fp16_to_fp32_row(kv_.k(l, g, cell), key.data(), c.head_dim_k);
+                rope_apply(c.rope, rc.data(), key.data(), 1, static_cast<int>(c.head_dim_k));
+                fp32_to_fp16_row(key.data(), kv_.k(l, g, cell), c.head_dim_k);
+            }
     }
     kv_.shift_applied();
 }

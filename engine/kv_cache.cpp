@@ -8,10 +8,13 @@
 
 namespace ponder {
 
-KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t k_width, int64_t v_width)
-    : k_width_(k_width), v_width_(v_width) {
-    if (n_layer <= 0 || n_cells <= 0 || k_width <= 0 || v_width <= 0)
-        fail("invalid KV cache geometry: ", n_layer, " layers, ", n_cells, " cells");
+KvCache::KvCache(int64_t n_layer, int64_t n_cells, int64_t n_heads, int64_t head_dim_k,
+                 int64_t head_dim_v)
+    : n_heads_(n_heads), head_dim_k_(head_dim_k), head_dim_v_(head_dim_v) {
+    if (n_layer <= 0 || n_cells <= 0 || n_heads <= 0 || head_dim_k <= 0 || head_dim_v <= 0)
+        fail("invalid KV cache geometry: ", n_layer, " layers, ", n_cells, " cells, ", n_heads,
+             " heads");
+    const int64_t k_width = n_heads * head_dim_k, v_width = n_heads * head_dim_v;
     // Refused up front: zero-filling more than the machine has would swap, or get the process
     // killed halfway, instead of telling the user to ask for a smaller context.
     const uint64_t bytes = static_cast<uint64_t>(n_layer) * static_cast<uint64_t>(n_cells) *

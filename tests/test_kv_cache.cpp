@@ -17,7 +17,7 @@ void fill(KvCache& kv, SeqId seq, Pos from, Pos to) {
 }
 
 TEST(KvCache, SharingAPrefixCopiesNoCells) {
-    KvCache kv(2, 16, 4, 4);
+    KvCache kv(2, 16, 1, 4, 4);
     fill(kv, 0, 0, 5);
     EXPECT_EQ(kv.n_used(), 5);
     for (SeqId s = 1; s < 4; ++s) kv.seq_copy(0, s);
@@ -33,7 +33,7 @@ TEST(KvCache, SharingAPrefixCopiesNoCells) {
 }
 
 TEST(KvCache, RemovingOneSequenceKeepsSharedCells) {
-    KvCache kv(1, 16, 4, 4);
+    KvCache kv(1, 16, 1, 4, 4);
     fill(kv, 0, 0, 4);
     kv.seq_copy(0, 1);
     fill(kv, 1, 4, 6);
@@ -51,7 +51,7 @@ TEST(KvCache, RemovingOneSequenceKeepsSharedCells) {
 }
 
 TEST(KvCache, KeepDropsEveryOtherSequence) {
-    KvCache kv(1, 8, 2, 2);
+    KvCache kv(1, 8, 1, 2, 2);
     fill(kv, 0, 0, 2);
     kv.seq_copy(0, 3);
     fill(kv, 5, 0, 3);
@@ -63,7 +63,7 @@ TEST(KvCache, KeepDropsEveryOtherSequence) {
 }
 
 TEST(KvCache, FreedCellsAreReused) {
-    KvCache kv(1, 4, 2, 2);
+    KvCache kv(1, 4, 1, 2, 2);
     fill(kv, 0, 0, 4);
     std::vector<int32_t> cells;
     EXPECT_FALSE(kv.find_free(1, cells));
@@ -74,7 +74,7 @@ TEST(KvCache, FreedCellsAreReused) {
 }
 
 TEST(KvCache, SeqAddMovesPositionsAndRecordsTheShift) {
-    KvCache kv(1, 8, 2, 2);
+    KvCache kv(1, 8, 1, 2, 2);
     fill(kv, 0, 0, 6);
     kv.seq_add(0, 3, -1, -2);  // positions 3..5 become 1..3
     EXPECT_TRUE(kv.has_shift());
@@ -89,7 +89,7 @@ TEST(KvCache, SeqAddMovesPositionsAndRecordsTheShift) {
 }
 
 TEST(KvCache, SequenceIdsAreChecked) {
-    KvCache kv(1, 4, 2, 2);
+    KvCache kv(1, 4, 1, 2, 2);
     EXPECT_THROW(kv.occupy(0, 0, 64), Error);
     EXPECT_THROW(kv.seq_copy(0, -1), Error);
     EXPECT_THROW(kv.seq_pos_max(70), Error);
@@ -97,13 +97,24 @@ TEST(KvCache, SequenceIdsAreChecked) {
     EXPECT_EQ(kv.seq_cell_count(63), 1);
 }
 
-TEST(KvCache, StorageIsPerLayerAndCell) {
-    KvCache kv(3, 5, 4, 6);
-    kv.k(2, 4)[3] = 0x3C00;
-    kv.v(1, 0)[5] = 0xC000;
-    EXPECT_EQ(kv.k_layer(2)[4 * 4 + 3], 0x3C00);
-    EXPECT_EQ(kv.v_layer(1)[5], 0xC000);
-    EXPECT_EQ(kv.k(0, 0)[0], 0);
+TEST(KvCache, StorageIsPerLayerHeadAndCell) {
+    KvCache kv(3, 5, 2, 4, 6);
+    EXPECT_EQ(kv.bytes(), 3u * 5 * 2 * (4 + 6) * 2);
+    kv.k(2, 1, 4)[3] = 0x3C00;
+    kv.v(1, 0, 2)[5] = 0xC000;
+    // A head's rows for successive cells are adjacent.
+    EXPECT_EQ(kv.k(2, 1, 0)[4 * 4 + 3], 0x3C00);
+    EXPECT_EQ(kv.v(1, 0, 0)[2 * 6 + 5], 0xC000);
+    // Every other layer, head and cell is left alone.
+    const KvCache& view = kv;
+    int nonzero = 0;
+    for (int64_t l = 0; l < 3; ++l)
+        for (int64_t h = 0; h < 2; ++h)
+            for (int64_t c = 0; c < 5; ++c) {
+                for (int i = 0; i < 4; ++i) nonzero += view.k(l, h, c)[i] != 0;
+                for (int i = 0; i < 6; ++i) nonzero += view.v(l, h, c)[i] != 0;
+            }
+    EXPECT_EQ(nonzero, 2);
 }
 
 }  // namespace
