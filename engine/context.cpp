@@ -30,11 +30,18 @@ struct Context::Scratch {
     std::vector<int32_t> visible;       // the cells each token attends to, concatenated
     std::vector<size_t> visible_begin;  // per token: its range of `visible`
     std::vector<size_t> visible_end;
-    std::vector<int64_t> out_rows;           // tokens whose logits are wanted
-    std::vector<std::vector<float>> scores;  // per thread, n_ctx per head of a KV group
+    std::vector<int64_t> out_rows;  // tokens whose logits are wanted
+    // Runs of consecutive tokens that attend together (attend_tokens): [first token, count).
+    std::vector<std::pair<int64_t, int>> tiles;
+    std::vector<int32_t> tile_counts;        // per token: how many of its tile's cells it sees
+    std::vector<std::vector<float>> scores;  // per thread, for kTileTokens tokens of a KV group
 };
 
 namespace {
+
+// Prompt tokens attend in tiles of up to this many: each block of keys is then converted once
+// for all their query heads.
+constexpr int kTileTokens = 8;
 
 void add_bias(float* rows, int64_t n, int64_t width, const std::vector<float>& bias) {
     if (bias.empty()) return;
@@ -135,7 +142,8 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
     if (s.scores.size() < static_cast<size_t>(pool.size())) {
         s.scores.resize(static_cast<size_t>(pool.size()));
         for (auto& sc : s.scores)
-            sc.resize(static_cast<size_t>(kv_.size() * (c.n_head / c.n_head_kv)));
+            sc.resize(static_cast<size_t>((kv_.size() + 15) / 16 * 16 * kTileTokens *
+                                          (c.n_head / c.n_head_kv)));
     }
     int64_t n = static_cast<int64_t>(entries.size());
     const int64_t E = c.n_embd, hd_k = c.head_dim_k, hd_v = c.head_dim_v;
@@ -181,6 +189,33 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                       [&](int32_t a, int32_t b) { return kv_.cell(a).pos < kv_.cell(b).pos; });
         }
         s.visible_end[static_cast<size_t>(i)] = s.visible.size();
+    }
+
+    // Tiles: runs of tokens of one sequence in which each token sees what the one before it
+    // sees plus its own cell (a prompt), split evenly into at most kTileTokens tokens each.
+    s.tiles.clear();
+    s.tile_counts.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n;) {
+        int64_t run = 1;
+        for (; i + run < n; ++run) {
+            const auto a = static_cast<size_t>(i + run - 1), b = static_cast<size_t>(i + run);
+            const size_t na = s.visible_end[a] - s.visible_begin[a];
+            if (s.seq[b] != s.seq[a] || s.visible_end[b] - s.visible_begin[b] <= na ||
+                !std::equal(s.visible.begin() + static_cast<std::ptrdiff_t>(s.visible_begin[a]),
+                            s.visible.begin() + static_cast<std::ptrdiff_t>(s.visible_end[a]),
+                            s.visible.begin() + static_cast<std::ptrdiff_t>(s.visible_begin[b])))
+                break;
+        }
+        const int64_t parts = (run + kTileTokens - 1) / kTileTokens;
+        for (int64_t p = 0; p < parts; ++p) {
+            const int64_t first = i + run * p / parts, last = i + run * (p + 1) / parts;
+            s.tiles.emplace_back(first, static_cast<int>(last - first));
+            for (int64_t t = first; t < last; ++t)
+                s.tile_counts[static_cast<size_t>(t)] =
+                    static_cast<int32_t>(s.visible_end[static_cast<size_t>(t)] -
+                                         s.visible_begin[static_cast<size_t>(t)]);
+        }
+        i += run;
     }
 
     // Rows (tokens) whose logits are wanted; the last layer computes only those.
@@ -252,21 +287,38 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
             }
             n = static_cast<int64_t>(s.out_rows.size());
             if (n == 0) break;
+            // The remaining rows attend one by one.
+            s.tiles.clear();
+            for (int64_t j = 0; j < n; ++j) s.tiles.emplace_back(j, 1);
         }
 
-        // One task per token and KV head: the query heads of a group share its K and V rows.
-        pool.parallel_for(n * c.n_head_kv, [&](int64_t t0, int64_t t1, int thread) {
+        // One task per tile and KV head: the query heads of a group share its K and V rows,
+        // and so do the tokens of a tile. A token alone (generation) goes through attend.
+        const auto n_tiles = static_cast<int64_t>(s.tiles.size());
+        pool.parallel_for(n_tiles * c.n_head_kv, [&](int64_t t0, int64_t t1, int thread) {
             float* scores = s.scores[static_cast<size_t>(thread)].data();
             for (int64_t t = t0; t < t1; ++t) {
-                const int64_t i = t / c.n_head_kv, g = t % c.n_head_kv, h = g * group;
-                const size_t vb = s.visible_begin[static_cast<size_t>(i)];
-                const size_t ve = s.visible_end[static_cast<size_t>(i)];
-                attend(s.q.data() + i * q_dim + h * hd_k, static_cast<int>(group),
-                       kv_.k(static_cast<int64_t>(l), g, 0), static_cast<size_t>(hd_k),
-                       kv_.v(static_cast<int64_t>(l), g, 0), static_cast<size_t>(hd_v),
-                       std::span<const int32_t>(s.visible.data() + vb, ve - vb),
-                       static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores,
-                       s.attn.data() + i * attn_dim + h * hd_v);
+                const auto [first, count] = s.tiles[static_cast<size_t>(t / c.n_head_kv)];
+                const int64_t g = t % c.n_head_kv, h = g * group;
+                // The tile's last token sees every cell the others see.
+                const auto last = static_cast<size_t>(first + count - 1);
+                const std::span<const int32_t> cells(s.visible.data() + s.visible_begin[last],
+                                                     s.visible_end[last] - s.visible_begin[last]);
+                const float* q = s.q.data() + first * q_dim + h * hd_k;
+                float* out = s.attn.data() + first * attn_dim + h * hd_v;
+                const uint16_t* k = kv_.k(static_cast<int64_t>(l), g, 0);
+                const uint16_t* v = kv_.v(static_cast<int64_t>(l), g, 0);
+                if (count == 1)
+                    attend(q, static_cast<int>(group), k, static_cast<size_t>(hd_k), v,
+                           static_cast<size_t>(hd_v), cells, static_cast<int>(hd_k),
+                           static_cast<int>(hd_v), attn_scale, scores, out);
+                else
+                    attend_tokens(q, static_cast<size_t>(q_dim), count, static_cast<int>(group), k,
+                                  static_cast<size_t>(hd_k), v, static_cast<size_t>(hd_v), cells,
+                                  std::span<const int32_t>(s.tile_counts.data() + first,
+                                                           static_cast<size_t>(count)),
+                                  static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale,
+                                  scores, out, static_cast<size_t>(attn_dim));
             }
         });
         matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernel_scratch_);

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numbers>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -635,10 +636,48 @@ inline float exp_approx(float x) {
     return y * std::bit_cast<float>((ni + 127) << 23);
 }
 
+#if defined(__AVX512F__)
+// exp_approx on 16 lanes, one instruction for each of its operations: the same results. (The
+// compiler vectorises exp_approx loops with 8 lanes only.)
+inline __m512 exp_approx16(__m512 x) {
+    // max/min return their second operand when either is NaN, as the scalar compares do.
+    x = _mm512_max_ps(_mm512_set1_ps(-87.3f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
+    const __m512 shift = _mm512_set1_ps(12582912.0f);
+    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(std::numbers::log2e_v<float>), shift);
+    const __m512 n = _mm512_sub_ps(t, shift);
+    const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(shift));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 y =
+        _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512i scale = _mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(scale));
+}
+#endif
+
 }  // namespace
 
 void swiglu(float* gate, const float* up, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i);
+        const __m512 minus_g = _mm512_castsi512_ps(
+            _mm512_xor_si512(_mm512_castps_si512(g), _mm512_set1_epi32(INT32_MIN)));
+        const __m512 e = exp_approx16(minus_g);
+        _mm512_storeu_ps(gate + i,
+                         _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)),
+                                       _mm512_loadu_ps(up + i)));
+    }
+#endif
+    for (; i < n; ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + exp_approx(-g)) * up[i];
     }
@@ -655,7 +694,13 @@ void softmax(float* x, int64_t n) {
     max = _mm512_reduce_max_ps(vmax);
 #endif
     for (; i < n; ++i) max = std::max(max, x[i]);
-    for (i = 0; i < n; ++i) x[i] = exp_approx(x[i] - max);
+    i = 0;
+#if defined(__AVX512F__)
+    const __m512 vmax_all = _mm512_set1_ps(max);
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, exp_approx16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vmax_all)));
+#endif
+    for (; i < n; ++i) x[i] = exp_approx(x[i] - max);
     double sum = 0;
     i = 0;
 #if defined(__AVX512F__)
@@ -894,6 +939,190 @@ void attend_heads(const float* q, const uint16_t* k, size_t k_stride, const uint
         for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out + g * 16 * NV + 16 * r, acc[g][r]);
 }
 
+// Transposes 16 rows of 16 floats in registers: afterwards r[j] holds element j of every row.
+void transpose_16x16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4g + c], 128-bit lane L: column 4L + c of rows 4g..4g+3.
+    __m512 u[16];
+    for (int g = 0; g < 4; ++g) {
+        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; ++c) {
+        const __m512 w1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512 w2 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
+        const __m512 x1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
+        const __m512 x2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
+        r[c] = _mm512_shuffle_f32x4(w1, x1, _MM_SHUFFLE(2, 0, 2, 0));
+        r[8 + c] = _mm512_shuffle_f32x4(w1, x1, _MM_SHUFFLE(3, 1, 3, 1));
+        r[4 + c] = _mm512_shuffle_f32x4(w2, x2, _MM_SHUFFLE(2, 0, 2, 0));
+        r[12 + c] = _mm512_shuffle_f32x4(w2, x2, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+// Scores of up to 8 queries (F16-rounded, head_dim values each) against 16 keys held
+// transposed in kt (kt[16 d + c]: dimension d of key c): out[i][c] = scale · q_i · key_c,
+// each lane summing over the dimensions in order.
+template <int Q>
+void score_block(const float* const* q, const float* kt, int head_dim, float scale,
+                 float* const* out) {
+    __m512 acc[Q];
+    for (int i = 0; i < Q; ++i) acc[i] = _mm512_setzero_ps();
+    for (int d = 0; d < head_dim; ++d) {
+        const __m512 k = _mm512_load_ps(kt + 16 * d);
+        for (int i = 0; i < Q; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d]), k, acc[i]);
+    }
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int i = 0; i < Q; ++i) _mm512_storeu_ps(out[i], _mm512_mul_ps(acc[i], vscale));
+}
+
+// out_i = Σ_j p_i[j] V[cells[j]] for up to G queries over the first n cells, in cell order.
+template <int NV, int G>
+void weigh_values(const float* const* p, const uint16_t* v, size_t v_stride,
+                  std::span<const int32_t> cells, int64_t n, float* const* out) {
+    __m512 acc[G][NV];
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < NV; ++r) acc[g][r] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
+        for (int r = 0; r < NV; ++r) {
+            const __m512 vv =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r)));
+            for (int g = 0; g < G; ++g)
+                acc[g][r] = _mm512_fmadd_ps(_mm512_set1_ps(p[g][j]), vv, acc[g][r]);
+        }
+    }
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out[g] + 16 * r, acc[g][r]);
+}
+
+template <int NV>
+void weigh_values_some(int count, const float* const* p, const uint16_t* v, size_t v_stride,
+                       std::span<const int32_t> cells, int64_t n, float* const* out) {
+    switch (count) {
+        case 1:
+            weigh_values<NV, 1>(p, v, v_stride, cells, n, out);
+            break;
+        case 2:
+            weigh_values<NV, 2>(p, v, v_stride, cells, n, out);
+            break;
+        case 3:
+            weigh_values<NV, 3>(p, v, v_stride, cells, n, out);
+            break;
+        case 4:
+            weigh_values<NV, 4>(p, v, v_stride, cells, n, out);
+            break;
+        case 5:
+            weigh_values<NV, 5>(p, v, v_stride, cells, n, out);
+            break;
+        default:
+            weigh_values<NV, 6>(p, v, v_stride, cells, n, out);
+            break;
+    }
+}
+
+// attend_tokens on AVX-512 (head_dim_k a multiple of 16, head_dim_v 64 or 128).
+void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_heads,
+                          const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
+                          std::span<const int32_t> cells, std::span<const int32_t> counts,
+                          int head_dim_k, int head_dim_v, float scale, float* scores, float* out,
+                          size_t out_stride) {
+    const int n_queries = n_tokens * n_heads;
+    const int64_t n = counts[static_cast<size_t>(n_tokens - 1)];
+    const int64_t width = (n + 15) / 16 * 16;  // each query's score row, whole blocks
+    // The queries rounded to F16, as attend_head does.
+    std::vector<float> q16(static_cast<size_t>(n_queries * head_dim_k));
+    std::vector<const float*> qp(static_cast<size_t>(n_queries));
+    std::vector<float*> sp(static_cast<size_t>(n_queries)), op(static_cast<size_t>(n_queries));
+    for (int t = 0; t < n_tokens; ++t)
+        for (int h = 0; h < n_heads; ++h) {
+            const int i = t * n_heads + h;
+            float* dst = q16.data() + static_cast<size_t>(i * head_dim_k);
+            round_to_fp16_row(q + t * q_stride + h * head_dim_k, dst, head_dim_k);
+            qp[static_cast<size_t>(i)] = dst;
+            sp[static_cast<size_t>(i)] = scores + i * width;
+            op[static_cast<size_t>(i)] = out + t * out_stride + h * head_dim_v;
+        }
+
+    // Scores: each block of 16 keys is converted and transposed once for every query.
+    alignas(64) float kt[16 * kMaxHeadDim];
+    std::vector<float*> block_out(static_cast<size_t>(n_queries));
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        const int rows = static_cast<int>(std::min<int64_t>(16, n - j0));
+        for (int d0 = 0; d0 < head_dim_k; d0 += 16) {
+            __m512 r[16];
+            for (int c = 0; c < 16; ++c)
+                r[c] = c < rows
+                           ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                                 k + static_cast<size_t>(cells[j0 + c]) * k_stride + d0)))
+                           : _mm512_setzero_ps();
+            transpose_16x16(r);
+            for (int d = 0; d < 16; ++d) _mm512_store_ps(kt + 16 * (d0 + d), r[d]);
+        }
+        for (int i = 0; i < n_queries; ++i)
+            block_out[static_cast<size_t>(i)] = sp[static_cast<size_t>(i)] + j0;
+        for (int i = 0; i < n_queries; i += 8) {
+            const float* const* qs = qp.data() + i;
+            float* const* os = block_out.data() + i;
+            switch (std::min(8, n_queries - i)) {
+                case 1:
+                    score_block<1>(qs, kt, head_dim_k, scale, os);
+                    break;
+                case 2:
+                    score_block<2>(qs, kt, head_dim_k, scale, os);
+                    break;
+                case 3:
+                    score_block<3>(qs, kt, head_dim_k, scale, os);
+                    break;
+                case 4:
+                    score_block<4>(qs, kt, head_dim_k, scale, os);
+                    break;
+                case 5:
+                    score_block<5>(qs, kt, head_dim_k, scale, os);
+                    break;
+                case 6:
+                    score_block<6>(qs, kt, head_dim_k, scale, os);
+                    break;
+                case 7:
+                    score_block<7>(qs, kt, head_dim_k, scale, os);
+                    break;
+                default:
+                    score_block<8>(qs, kt, head_dim_k, scale, os);
+                    break;
+            }
+        }
+    }
+
+    // Softmax over each token's own cells; the weights of cells it does not see are zero.
+    for (int i = 0; i < n_queries; ++i) {
+        const int64_t seen = counts[static_cast<size_t>(i / n_heads)];
+        float* row = sp[static_cast<size_t>(i)];
+        softmax(row, seen);
+        round_to_fp16_row(row, row, seen);
+        std::fill(row + seen, row + n, 0.0f);
+    }
+
+    // Values: each V row is converted once for a group of queries.
+    const int per_group = head_dim_v == 64 ? 6 : 3;
+    for (int i = 0; i < n_queries; i += per_group) {
+        const int g = std::min(per_group, n_queries - i);
+        const float* const* ps = sp.data() + i;
+        float* const* os = op.data() + i;
+        if (head_dim_v == 64)
+            weigh_values_some<4>(g, ps, v, v_stride, cells, n, os);
+        else
+            weigh_values_some<8>(g, ps, v, v_stride, cells, n, os);
+    }
+}
+
 // Up to kMaxHeads heads of a group at a time; the returned count were done.
 template <int NV>
 int attend_some_heads(int heads, const float* q, const uint16_t* k, size_t k_stride,
@@ -946,6 +1175,23 @@ void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, con
     for (int h = 0; h < n_heads; ++h)
         attend_head(q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k, head_dim_v,
                     scale, scores + h * n, out + h * head_dim_v);
+}
+
+void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, const uint16_t* k,
+                   size_t k_stride, const uint16_t* v, size_t v_stride,
+                   std::span<const int32_t> cells, std::span<const int32_t> counts, int head_dim_k,
+                   int head_dim_v, float scale, float* scores, float* out, size_t out_stride) {
+#if defined(__AVX512F__)
+    if (head_dim_k % 16 == 0 && (head_dim_v == 64 || head_dim_v == 128)) {
+        attend_tokens_avx512(q, q_stride, n_tokens, n_heads, k, k_stride, v, v_stride, cells,
+                             counts, head_dim_k, head_dim_v, scale, scores, out, out_stride);
+        return;
+    }
+#endif
+    for (int t = 0; t < n_tokens; ++t)
+        attend(q + t * q_stride, n_heads, k, k_stride, v, v_stride,
+               cells.first(static_cast<size_t>(counts[static_cast<size_t>(t)])), head_dim_k,
+               head_dim_v, scale, scores, out + t * out_stride);
 }
 
 }  // namespace ponder

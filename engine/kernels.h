@@ -171,6 +171,19 @@ void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, con
             size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
             float scale, float* scores, float* out);
 
+// Several consecutive prompt tokens of one sequence, each with `n_heads` query heads sharing
+// one KV head (token t's heads at q + t·q_stride, its output at out + t·out_stride): token t
+// attends to the first counts[t] of `cells` (nondecreasing: each token sees what the one before
+// it sees, and its own cell). Each block of 16 keys is converted and transposed once for all
+// the queries, so a score is one lane's sum over the dimensions, where attend sums 16 lanes
+// and then the lanes: results agree with attend's to float rounding, not bit for bit, and do
+// not depend on how many tokens share the call. `scores` holds
+// n_tokens · n_heads · (counts.back() rounded up to 16) floats.
+void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, const uint16_t* k,
+                   size_t k_stride, const uint16_t* v, size_t v_stride,
+                   std::span<const int32_t> cells, std::span<const int32_t> counts, int head_dim_k,
+                   int head_dim_v, float scale, float* scores, float* out, size_t out_stride);
+
 // Rows of F16 bits from / to floats (round to nearest even).
 void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n);
 void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n);

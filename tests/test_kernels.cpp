@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -336,5 +337,109 @@ TEST(Kernels, AttentionMatchesAPlainLoopAndEachHeadIsItsOwn) {
                 }
             }
         }
+    }
+}
+
+TEST(Kernels, PromptTokensAttendTogetherAsEachAlone) {
+    std::mt19937 rng(11);
+    for (int head_dim : {32, 64, 128}) {
+        for (int n_heads : {1, 3, 7}) {
+            // Cell counts around the 16-key blocks; tokens 1..9 at the end of the list.
+            for (int n_cells : {2, 15, 16, 17, 40}) {
+                const int n_tokens = std::min(n_cells, 1 + static_cast<int>(rng() % 9));
+                const int n_rows = n_cells + 5;
+                std::vector<uint16_t> k(static_cast<size_t>(n_rows * head_dim));
+                std::vector<uint16_t> v(k.size());
+                auto kf = random_floats(k.size(), rng(), 0.5f);
+                auto vf = random_floats(v.size(), rng());
+                fp32_to_fp16_row(kf.data(), k.data(), static_cast<int64_t>(k.size()));
+                fp32_to_fp16_row(vf.data(), v.data(), static_cast<int64_t>(v.size()));
+                std::vector<int32_t> cells(static_cast<size_t>(n_rows));
+                std::iota(cells.begin(), cells.end(), 0);
+                std::shuffle(cells.begin(), cells.end(), rng);
+                cells.resize(static_cast<size_t>(n_cells));
+                // Token t sees the cells of the one before and its own.
+                std::vector<int32_t> counts(static_cast<size_t>(n_tokens));
+                for (int t = 0; t < n_tokens; ++t)
+                    counts[static_cast<size_t>(t)] = n_cells - n_tokens + 1 + t;
+                const int q_stride = n_heads * head_dim + 16;  // rows apart, as in a batch
+                auto q = random_floats(static_cast<size_t>(n_tokens * q_stride), rng());
+                const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+                const size_t width = static_cast<size_t>((n_cells + 15) / 16 * 16);
+                std::vector<float> scores(static_cast<size_t>(n_tokens * n_heads) * width);
+                std::vector<float> out(static_cast<size_t>(n_tokens * q_stride), -1.0f);
+                attend_tokens(q.data(), static_cast<size_t>(q_stride), n_tokens, n_heads, k.data(),
+                              static_cast<size_t>(head_dim), v.data(),
+                              static_cast<size_t>(head_dim), cells, counts, head_dim, head_dim,
+                              scale, scores.data(), out.data(), static_cast<size_t>(q_stride));
+                for (int t = 0; t < n_tokens; ++t) {
+                    const std::span<const int32_t> seen = std::span<const int32_t>(cells).first(
+                        static_cast<size_t>(counts[static_cast<size_t>(t)]));
+                    std::vector<float> one_scores(static_cast<size_t>(n_heads) * width);
+                    std::vector<float> one(static_cast<size_t>(n_heads * head_dim));
+                    attend_tokens(
+                        q.data() + t * q_stride, 0, 1, n_heads, k.data(),
+                        static_cast<size_t>(head_dim), v.data(), static_cast<size_t>(head_dim),
+                        seen, std::span<const int32_t>(counts).subspan(static_cast<size_t>(t), 1),
+                        head_dim, head_dim, scale, one_scores.data(), one.data(), 0);
+                    const float* got = out.data() + t * q_stride;
+                    ASSERT_EQ(std::memcmp(one.data(), got, one.size() * sizeof(float)), 0)
+                        << "head_dim " << head_dim << " heads " << n_heads << " cells " << n_cells
+                        << " token " << t << " of " << n_tokens;
+                    // attend sums the products in another order: equal to float rounding.
+                    std::vector<float> ref_scores(static_cast<size_t>(n_heads * n_cells));
+                    std::vector<float> ref(static_cast<size_t>(n_heads * head_dim));
+                    attend(q.data() + t * q_stride, n_heads, k.data(),
+                           static_cast<size_t>(head_dim), v.data(), static_cast<size_t>(head_dim),
+                           seen, head_dim, head_dim, scale, ref_scores.data(), ref.data());
+                    for (int h = 0; h < n_heads; ++h) {
+                        auto want = plain_attention(q.data() + t * q_stride + h * head_dim, k, v,
+                                                    std::vector<int32_t>(seen.begin(), seen.end()),
+                                                    head_dim, scale);
+                        for (int d = 0; d < head_dim; ++d) {
+                            const size_t i = static_cast<size_t>(h * head_dim + d);
+                            ASSERT_NEAR(got[i], ref[i], 2e-3) << "token " << t << " head " << h;
+                            ASSERT_NEAR(got[i], want[static_cast<size_t>(d)], 5e-3);
+                        }
+                    }
+                    // The padding between the heads' rows is left alone.
+                    for (int i = n_heads * head_dim; i < q_stride; ++i) ASSERT_EQ(got[i], -1.0f);
+                }
+            }
+        }
+    }
+}
+
+TEST(Kernels, ElementWiseStepsDoNotDependOnTheVectorWidth) {
+    // Long rows go 16 lanes at a time, a row of one through the scalar code: the same bits.
+    std::mt19937 rng(5);
+    auto gate = random_floats(77, rng(), 30.0f);
+    gate[3] = 0.0f;
+    gate[4] = -0.0f;
+    gate[5] = 100.0f;
+    gate[6] = -100.0f;
+    const auto up = random_floats(gate.size(), rng());
+    auto together = gate;
+    swiglu(together.data(), up.data(), static_cast<int64_t>(together.size()));
+    for (size_t i = 0; i < gate.size(); ++i) {
+        float alone = gate[i];
+        swiglu(&alone, &up[i], 1);
+        ASSERT_EQ(std::bit_cast<uint32_t>(alone), std::bit_cast<uint32_t>(together[i]))
+            << "gate " << gate[i];
+        ASSERT_NEAR(alone, gate[i] / (1 + std::exp(-double(gate[i]))) * up[i],
+                    1e-5 * (1 + std::fabs(alone)));
+    }
+    // Softmax: each weight against e^(x - max) / Σ in double, for rows that use both paths.
+    for (int64_t n : {5, 16, 37}) {
+        auto x = random_floats(static_cast<size_t>(n), rng(), 20.0f);
+        auto y = x;
+        softmax(y.data(), n);
+        const double top = *std::max_element(x.begin(), x.end());
+        double sum = 0;
+        for (float v : x) sum += std::exp(v - top);
+        for (int64_t i = 0; i < n; ++i)
+            ASSERT_NEAR(y[static_cast<size_t>(i)], std::exp(x[static_cast<size_t>(i)] - top) / sum,
+                        1e-6)
+                << "n " << n << " i " << i;
     }
 }
