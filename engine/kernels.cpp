@@ -617,21 +617,27 @@ namespace {
 // element cost a tenth of prompt processing). ggml, too, uses its own approximation here.
 // Inputs are clamped to [-87.3, 88]: e^x stays a normal float, and below the range the
 // result (1e-38) is as good as zero for these uses.
+struct ExpConstants {
+    static constexpr float kMin = -87.3f, kMax = 88.0f;
+    static constexpr float kShift = 12582912.0f;  // 1.5 · 2^23: adding it rounds to an integer
+    // ln 2 in two parts, the first exact in 10 bits.
+    static constexpr float kLn2Hi = -0.693359375f, kLn2Lo = 2.12194440e-4f;
+    // The polynomial's coefficients, highest degree first.
+    static constexpr float kPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                       4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+};
+
 inline float exp_approx(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.0f ? 88.0f : x;
-    constexpr float kShift = 12582912.0f;  // 1.5 · 2^23: adding it rounds to an integer
-    const float t = std::fma(x, std::numbers::log2e_v<float>, kShift);
-    const float n = t - kShift;
-    const int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(kShift);
-    float r = std::fma(n, -0.693359375f, x);  // ln 2 in two parts: the first exact in 10 bits
-    r = std::fma(n, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = std::fma(p, r, 1.3981999507e-3f);
-    p = std::fma(p, r, 8.3334519073e-3f);
-    p = std::fma(p, r, 4.1665795894e-2f);
-    p = std::fma(p, r, 1.6666665459e-1f);
-    p = std::fma(p, r, 5.0000001201e-1f);
+    using C = ExpConstants;
+    x = x < C::kMin ? C::kMin : x;
+    x = x > C::kMax ? C::kMax : x;
+    const float t = std::fma(x, std::numbers::log2e_v<float>, C::kShift);
+    const float n = t - C::kShift;
+    const int32_t ni = std::bit_cast<int32_t>(t) - std::bit_cast<int32_t>(C::kShift);
+    float r = std::fma(n, C::kLn2Hi, x);
+    r = std::fma(n, C::kLn2Lo, r);
+    float p = C::kPoly[0];
+    for (int i = 1; i < 6; ++i) p = std::fma(p, r, C::kPoly[i]);
     const float y = std::fma(p, r * r, r) + 1.0f;
     return y * std::bit_cast<float>((ni + 127) << 23);
 }
@@ -640,21 +646,18 @@ inline float exp_approx(float x) {
 // exp_approx on 16 lanes, one instruction for each of its operations: the same results. (The
 // compiler vectorises exp_approx loops with 8 lanes only.)
 inline __m512 exp_approx16(__m512 x) {
+    using C = ExpConstants;
     // max/min return their second operand when either is NaN, as the scalar compares do.
-    x = _mm512_max_ps(_mm512_set1_ps(-87.3f), x);
-    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
-    const __m512 shift = _mm512_set1_ps(12582912.0f);
+    x = _mm512_max_ps(_mm512_set1_ps(C::kMin), x);
+    x = _mm512_min_ps(_mm512_set1_ps(C::kMax), x);
+    const __m512 shift = _mm512_set1_ps(C::kShift);
     const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(std::numbers::log2e_v<float>), shift);
     const __m512 n = _mm512_sub_ps(t, shift);
     const __m512i ni = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(shift));
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(C::kLn2Hi), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(C::kLn2Lo), r);
+    __m512 p = _mm512_set1_ps(C::kPoly[0]);
+    for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C::kPoly[i]));
     const __m512 y =
         _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
     const __m512i scale = _mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23);
