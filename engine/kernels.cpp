@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numbers>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -942,6 +943,16 @@ void attend_heads(const float* q, const uint16_t* k, size_t k_stride, const uint
         for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out + g * 16 * NV + 16 * r, acc[g][r]);
 }
 
+// Calls fn(std::integral_constant<int, n>{}) for a runtime n in 1..Max: kernels whose
+// register tiles are sized by a template argument are picked with it.
+template <int Max, typename Fn>
+void with_count(int n, Fn&& fn) {
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+        (void)((n == I + 1 ? (fn(std::integral_constant<int, I + 1>{}), true) : false) || ...);
+    }
+    (std::make_integer_sequence<int, Max>{});
+}
+
 // Transposes 16 rows of 16 floats in registers: afterwards r[j] holds element j of every row.
 void transpose_16x16(__m512 r[16]) {
     __m512 t[16];
@@ -1007,31 +1018,6 @@ void weigh_values(const float* const* p, const uint16_t* v, size_t v_stride,
         for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out[g] + 16 * r, acc[g][r]);
 }
 
-template <int NV>
-void weigh_values_some(int count, const float* const* p, const uint16_t* v, size_t v_stride,
-                       std::span<const int32_t> cells, int64_t n, float* const* out) {
-    switch (count) {
-        case 1:
-            weigh_values<NV, 1>(p, v, v_stride, cells, n, out);
-            break;
-        case 2:
-            weigh_values<NV, 2>(p, v, v_stride, cells, n, out);
-            break;
-        case 3:
-            weigh_values<NV, 3>(p, v, v_stride, cells, n, out);
-            break;
-        case 4:
-            weigh_values<NV, 4>(p, v, v_stride, cells, n, out);
-            break;
-        case 5:
-            weigh_values<NV, 5>(p, v, v_stride, cells, n, out);
-            break;
-        default:
-            weigh_values<NV, 6>(p, v, v_stride, cells, n, out);
-            break;
-    }
-}
-
 // attend_tokens on AVX-512 (head_dim_k a multiple of 16, head_dim_v 64 or 128).
 void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_heads,
                           const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
@@ -1075,32 +1061,9 @@ void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_h
         for (int i = 0; i < n_queries; i += 8) {
             const float* const* qs = qp.data() + i;
             float* const* os = block_out.data() + i;
-            switch (std::min(8, n_queries - i)) {
-                case 1:
-                    score_block<1>(qs, kt, head_dim_k, scale, os);
-                    break;
-                case 2:
-                    score_block<2>(qs, kt, head_dim_k, scale, os);
-                    break;
-                case 3:
-                    score_block<3>(qs, kt, head_dim_k, scale, os);
-                    break;
-                case 4:
-                    score_block<4>(qs, kt, head_dim_k, scale, os);
-                    break;
-                case 5:
-                    score_block<5>(qs, kt, head_dim_k, scale, os);
-                    break;
-                case 6:
-                    score_block<6>(qs, kt, head_dim_k, scale, os);
-                    break;
-                case 7:
-                    score_block<7>(qs, kt, head_dim_k, scale, os);
-                    break;
-                default:
-                    score_block<8>(qs, kt, head_dim_k, scale, os);
-                    break;
-            }
+            with_count<8>(std::min(8, n_queries - i), [&](auto queries) {
+                score_block<decltype(queries)::value>(qs, kt, head_dim_k, scale, os);
+            });
         }
     }
 
@@ -1119,10 +1082,13 @@ void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_h
         const int g = std::min(per_group, n_queries - i);
         const float* const* ps = sp.data() + i;
         float* const* os = op.data() + i;
-        if (head_dim_v == 64)
-            weigh_values_some<4>(g, ps, v, v_stride, cells, n, os);
-        else
-            weigh_values_some<8>(g, ps, v, v_stride, cells, n, os);
+        with_count<6>(g, [&](auto queries) {
+            constexpr int G = decltype(queries)::value;
+            if (head_dim_v == 64)
+                weigh_values<4, G>(ps, v, v_stride, cells, n, os);
+            else if constexpr (G <= 3)
+                weigh_values<8, G>(ps, v, v_stride, cells, n, os);
+        });
     }
 }
 
@@ -1134,24 +1100,10 @@ int attend_some_heads(int heads, const float* q, const uint16_t* k, size_t k_str
     // G·NV accumulators must fit the 32 vector registers with room to spare.
     constexpr int kMaxHeads = NV <= 4 ? 4 : 2;
     const int g = std::min(heads, kMaxHeads);
-    switch (g) {
-        case 1:
-            attend_heads<NV, 1>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores, out);
-            break;
-        case 2:
-            attend_heads<NV, 2>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores, out);
-            break;
-        case 3:
-            if constexpr (kMaxHeads >= 3)
-                attend_heads<NV, 3>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores,
-                                    out);
-            break;
-        default:
-            if constexpr (kMaxHeads >= 4)
-                attend_heads<NV, 4>(q, k, k_stride, v, v_stride, cells, head_dim_k, scale, scores,
-                                    out);
-            break;
-    }
+    with_count<kMaxHeads>(g, [&](auto heads_now) {
+        attend_heads<NV, decltype(heads_now)::value>(q, k, k_stride, v, v_stride, cells, head_dim_k,
+                                                     scale, scores, out);
+    });
     return g;
 }
 #endif

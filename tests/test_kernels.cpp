@@ -291,6 +291,28 @@ std::vector<double> plain_attention(const float* q, const std::vector<uint16_t>&
     return out;
 }
 
+// F16 K and V rows (n_rows of head_dim) and n_cells distinct rows among them, in a
+// shuffled order, as a cache's cells are.
+struct RandomKv {
+    std::vector<uint16_t> k, v;
+    std::vector<int32_t> cells;
+};
+
+RandomKv random_kv(int n_cells, int n_rows, int head_dim, std::mt19937& rng) {
+    RandomKv kv;
+    kv.k.resize(static_cast<size_t>(n_rows * head_dim));
+    kv.v.resize(kv.k.size());
+    const auto kf = random_floats(kv.k.size(), rng(), 0.5f);
+    const auto vf = random_floats(kv.v.size(), rng());
+    fp32_to_fp16_row(kf.data(), kv.k.data(), static_cast<int64_t>(kv.k.size()));
+    fp32_to_fp16_row(vf.data(), kv.v.data(), static_cast<int64_t>(kv.v.size()));
+    kv.cells.resize(static_cast<size_t>(n_rows));
+    std::iota(kv.cells.begin(), kv.cells.end(), 0);
+    std::shuffle(kv.cells.begin(), kv.cells.end(), rng);
+    kv.cells.resize(static_cast<size_t>(n_cells));
+    return kv;
+}
+
 }  // namespace
 
 TEST(Kernels, AttentionMatchesAPlainLoopAndEachHeadIsItsOwn) {
@@ -299,17 +321,7 @@ TEST(Kernels, AttentionMatchesAPlainLoopAndEachHeadIsItsOwn) {
         for (int n_heads : {1, 2, 3, 4, 5}) {
             // Cell counts around the kernels' blocks of four, in a shuffled order.
             for (int n_cells : {1, 3, 4, 5, 8, 11, 37}) {
-                const int n_rows = n_cells + 3;
-                std::vector<uint16_t> k(static_cast<size_t>(n_rows * head_dim));
-                std::vector<uint16_t> v(k.size());
-                auto kf = random_floats(k.size(), rng(), 0.5f);
-                auto vf = random_floats(v.size(), rng());
-                fp32_to_fp16_row(kf.data(), k.data(), static_cast<int64_t>(k.size()));
-                fp32_to_fp16_row(vf.data(), v.data(), static_cast<int64_t>(v.size()));
-                std::vector<int32_t> cells(static_cast<size_t>(n_rows));
-                std::iota(cells.begin(), cells.end(), 0);
-                std::shuffle(cells.begin(), cells.end(), rng);
-                cells.resize(static_cast<size_t>(n_cells));
+                const auto [k, v, cells] = random_kv(n_cells, n_cells + 3, head_dim, rng);
                 auto q = random_floats(static_cast<size_t>(n_heads * head_dim), rng());
                 const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
 
@@ -347,17 +359,7 @@ TEST(Kernels, PromptTokensAttendTogetherAsEachAlone) {
             // Cell counts around the 16-key blocks; tokens 1..9 at the end of the list.
             for (int n_cells : {2, 15, 16, 17, 40}) {
                 const int n_tokens = std::min(n_cells, 1 + static_cast<int>(rng() % 9));
-                const int n_rows = n_cells + 5;
-                std::vector<uint16_t> k(static_cast<size_t>(n_rows * head_dim));
-                std::vector<uint16_t> v(k.size());
-                auto kf = random_floats(k.size(), rng(), 0.5f);
-                auto vf = random_floats(v.size(), rng());
-                fp32_to_fp16_row(kf.data(), k.data(), static_cast<int64_t>(k.size()));
-                fp32_to_fp16_row(vf.data(), v.data(), static_cast<int64_t>(v.size()));
-                std::vector<int32_t> cells(static_cast<size_t>(n_rows));
-                std::iota(cells.begin(), cells.end(), 0);
-                std::shuffle(cells.begin(), cells.end(), rng);
-                cells.resize(static_cast<size_t>(n_cells));
+                const auto [k, v, cells] = random_kv(n_cells, n_cells + 5, head_dim, rng);
                 // Token t sees the cells of the one before and its own.
                 std::vector<int32_t> counts(static_cast<size_t>(n_tokens));
                 for (int t = 0; t < n_tokens; ++t)
