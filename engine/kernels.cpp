@@ -877,6 +877,26 @@ __m512 reduce_add_4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
     return _mm512_add_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(2, 3, 0, 1)));
 }
 
+// out_i = Σ_j p_i[j] V[cells[j]] for up to G queries over the first n cells, in cell order.
+template <int NV, int G>
+void weigh_values(const float* const* p, const uint16_t* v, size_t v_stride,
+                  std::span<const int32_t> cells, int64_t n, float* const* out) {
+    __m512 acc[G][NV];
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < NV; ++r) acc[g][r] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
+        for (int r = 0; r < NV; ++r) {
+            const __m512 vv =
+                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r)));
+            for (int g = 0; g < G; ++g)
+                acc[g][r] = _mm512_fmadd_ps(_mm512_set1_ps(p[g][j]), vv, acc[g][r]);
+        }
+    }
+    for (int g = 0; g < G; ++g)
+        for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out[g] + 16 * r, acc[g][r]);
+}
+
 // G query heads that share a KV head, 16·NV values each: every K and V row is loaded and
 // converted once for all of them, and the weighted sums stay in registers across the cells.
 // Per head, the same operations in the same order as attend_head.
@@ -927,20 +947,13 @@ void attend_heads(const float* q, const uint16_t* k, size_t k_stride, const uint
         softmax(scores + g * n, n);
         round_to_fp16_row(scores + g * n, scores + g * n, n);
     }
-    __m512 acc[G][NV];
-    for (int g = 0; g < G; ++g)
-        for (int r = 0; r < NV; ++r) acc[g][r] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < n; ++j) {
-        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
-        for (int r = 0; r < NV; ++r) {
-            const __m512 vv =
-                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r)));
-            for (int g = 0; g < G; ++g)
-                acc[g][r] = _mm512_fmadd_ps(_mm512_set1_ps(scores[g * n + j]), vv, acc[g][r]);
-        }
+    const float* weights[G];
+    float* outs[G];
+    for (int g = 0; g < G; ++g) {
+        weights[g] = scores + g * n;
+        outs[g] = out + g * 16 * NV;
     }
-    for (int g = 0; g < G; ++g)
-        for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out + g * 16 * NV + 16 * r, acc[g][r]);
+    weigh_values<NV, G>(weights, v, v_stride, cells, n, outs);
 }
 
 // Calls fn(std::integral_constant<int, n>{}) for a runtime n in 1..Max: kernels whose
@@ -996,26 +1009,6 @@ void score_block(const float* const* q, const float* kt, int head_dim, float sca
     }
     const __m512 vscale = _mm512_set1_ps(scale);
     for (int i = 0; i < Q; ++i) _mm512_storeu_ps(out[i], _mm512_mul_ps(acc[i], vscale));
-}
-
-// out_i = Σ_j p_i[j] V[cells[j]] for up to G queries over the first n cells, in cell order.
-template <int NV, int G>
-void weigh_values(const float* const* p, const uint16_t* v, size_t v_stride,
-                  std::span<const int32_t> cells, int64_t n, float* const* out) {
-    __m512 acc[G][NV];
-    for (int g = 0; g < G; ++g)
-        for (int r = 0; r < NV; ++r) acc[g][r] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < n; ++j) {
-        const uint16_t* row = v + static_cast<size_t>(cells[j]) * v_stride;
-        for (int r = 0; r < NV; ++r) {
-            const __m512 vv =
-                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16 * r)));
-            for (int g = 0; g < G; ++g)
-                acc[g][r] = _mm512_fmadd_ps(_mm512_set1_ps(p[g][j]), vv, acc[g][r]);
-        }
-    }
-    for (int g = 0; g < G; ++g)
-        for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out[g] + 16 * r, acc[g][r]);
 }
 
 // attend_tokens on AVX-512 (head_dim_k a multiple of 16, head_dim_v 64 or 128).
