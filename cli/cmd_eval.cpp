@@ -102,11 +102,16 @@ std::vector<ModeRun> plan(const EvalOptions& opt) {
                 one_pass.settings.contemplate.verifier_solves = false;
                 ModeRun no_vote{"  without vote (best chain)", true, base};
                 no_vote.settings.contemplate.vote = false;
+                // The vote and the verifier's own answer can stand in for each other; this
+                // shows what the vote adds where the verifier does not.
+                ModeRun neither{"  without verifier or vote", true, base};
+                neither.settings.contemplate.verifier = false;
+                neither.settings.contemplate.vote = false;
                 ModeRun bare{"  without any check or vote", true, base};
                 bare.settings.contemplate.arithmetic_check = false;
                 bare.settings.contemplate.verifier = false;
                 bare.settings.contemplate.vote = false;
-                runs.insert(runs.end(), {no_check, no_verifier, one_pass, no_vote, bare});
+                runs.insert(runs.end(), {no_check, no_verifier, one_pass, no_vote, neither, bare});
             }
         } else {
             fail("--mode: unknown mode '", mode, "' (quick or contemplate)");

@@ -217,6 +217,20 @@ std::vector<double> verify(Assistant& assistant, std::span<const Message> questi
     return p_yes_after(assistant, prompts);
 }
 
+// The verdict on one candidate from the verifier's "yes" probability (-1: not asked) and, when it
+// solved the question itself, from whether the candidate equals its own answer. Both count the
+// same: a model that compares well says "yes" exactly when they are equal, and for one that has
+// not learnt to compare (the bundled demo model), its own careful solution still tells.
+void judge(CandidateReport& candidate, double p_yes, const ChainReport* own_solution) {
+    candidate.verifier_yes = p_yes;
+    candidate.verifier = p_yes;
+    if (!own_solution) return;
+    const bool agrees = candidate.answer.key == own_solution->answer.key;
+    candidate.agrees_with_verifier = agrees;
+    const double equal = agrees ? 1.0 : 0.0;
+    candidate.verifier = p_yes >= 0 ? (p_yes + equal) / 2 : equal;
+}
+
 struct Round {
     std::vector<ChainReport> chains;
     std::optional<ChainReport> verifier_solution;  // when asked for
@@ -479,6 +493,10 @@ nlohmann::json ContemplationResult::to_json() const {
              {"solution", best_reasoning(c, chains)},
              {"vote_share", c.vote_share},
              {"verifier", c.verifier < 0 ? nlohmann::json() : nlohmann::json(c.verifier)},
+             {"verifier_yes",
+              c.verifier_yes < 0 ? nlohmann::json() : nlohmann::json(c.verifier_yes)},
+             {"agrees_with_verifier",
+              c.agrees_with_verifier ? nlohmann::json(*c.agrees_with_verifier) : nlohmann::json()},
              {"score", c.score}});
     }
     j["votes"] = votes;
@@ -546,7 +564,7 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
                     : nullptr;
             auto p =
                 verify(assistant, question_turns, own, result.candidates, result.chains, count);
-            for (size_t i = 0; i < count; ++i) result.candidates[i].verifier = p[i];
+            for (size_t i = 0; i < count; ++i) judge(result.candidates[i], p[i], own);
         }
         rank(result.candidates);
         if (result.cancelled || result.candidates.empty()) {
@@ -554,8 +572,9 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
             continue;  // no chain gave an answer: another round may
         }
         const auto& top = result.candidates.front();
-        bool settled =
-            !cs.vote || top.vote_share >= cs.agreement_threshold || result.candidates.size() == 1;
+        // A split vote is settled too when the verifier's own solution reached its leader.
+        bool settled = !cs.vote || top.vote_share >= cs.agreement_threshold ||
+                       result.candidates.size() == 1 || top.agrees_with_verifier.value_or(false);
         if (settled) break;
     }
 

@@ -49,8 +49,12 @@ struct CandidateReport {
     Answer answer;            // the representative form
     std::vector<int> chains;  // indices of the chains that reached it
     double vote_share = 0;    // weighted share of the vote, in [0, 1]
-    double verifier = -1;     // the model's probability of "yes", -1 when not asked
-    double score = 0;         // what the final choice compares
+    // The verifier's verdict in [0, 1], -1 when not asked: its probability of "yes"; after a
+    // solution of its own, the mean of that and whether the candidate equals its own answer.
+    double verifier = -1;
+    double verifier_yes = -1;                  // the probability of "yes" alone
+    std::optional<bool> agrees_with_verifier;  // equals the verifier's own answer (when it has one)
+    double score = 0;                          // what the final choice compares
 };
 
 struct ContemplationResult {

@@ -206,6 +206,8 @@ nlohmann::json contemplation_json(const ContemplationResult& result) {
                                {"chains", indices},
                                {"score", v.score}};
         if (v.verifier >= 0) vote["verifier"] = v.verifier;
+        if (v.verifier_yes >= 0) vote["verifier_yes"] = v.verifier_yes;
+        if (v.agrees_with_verifier) vote["agrees_with_verifier"] = *v.agrees_with_verifier;
         votes.push_back(std::move(vote));
     }
     nlohmann::json out = {{"answer", result.answer.display},

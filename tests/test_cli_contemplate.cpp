@@ -2,6 +2,8 @@
 // on the bundled model (no -m), with the JSON a script would read.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support.h"
@@ -58,6 +60,95 @@ TEST(CliContemplate, TheVerifiersOwnSolutionIsGreedyAndShownWithTheChains) {
                                 "--verifier-solves", "off", "--json", kQuestion});
     ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
     EXPECT_TRUE(nlohmann::json::parse(one_pass.out)["verifier_solution"].is_null());
+}
+
+TEST(CliContemplate, TheVerdictWeighsYesAndAgreementWithTheVerifiersOwnAnswerAlike) {
+    // A question the bundled model splits on, so that both kinds of verdict are checked.
+    constexpr const char* kSplit =
+        "Hugo has 7 boxes of 10 cookies. He sells 9 cookies and then gives away 4 boxes of 6 "
+        "cookies. How many cookies does he have left?";
+    auto r = run_ponder(
+        {"--contemplate", "--chains", "6", "--rounds", "0", "--seed", "1", "--json", kSplit});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(j["verifier_solution"].is_object());
+    const std::string own = j["verifier_solution"]["answer"];
+    int agreeing = 0;
+    for (const auto& vote : j["votes"]) {
+        const bool agrees = vote["answer"] == own;
+        agreeing += agrees;
+        EXPECT_EQ(vote["agrees_with_verifier"], agrees) << vote;
+        const double yes = vote["verifier_yes"];
+        EXPECT_GT(yes, 0.0);
+        EXPECT_LT(yes, 1.0);
+        EXPECT_DOUBLE_EQ(vote["verifier"].get<double>(), (yes + (agrees ? 1.0 : 0.0)) / 2) << vote;
+        EXPECT_DOUBLE_EQ(vote["score"].get<double>(), vote["vote_share"].get<double>() *
+                                                          (0.25 + vote["verifier"].get<double>()));
+    }
+    EXPECT_LE(agreeing, 1);
+    EXPECT_GE(j["votes"].size(), 2u) << "a split vote";
+
+    // Judging in one pass, without an answer of its own, the verdict is the "yes" alone.
+    auto one_pass = run_ponder({"--contemplate", "--chains", "6", "--rounds", "0", "--seed", "1",
+                                "--verifier-solves", "off", "--json", kSplit});
+    ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
+    for (const auto& vote : nlohmann::json::parse(one_pass.out)["votes"]) {
+        EXPECT_TRUE(vote["agrees_with_verifier"].is_null()) << vote;
+        EXPECT_EQ(vote["verifier"], vote["verifier_yes"]) << vote;
+    }
+}
+
+TEST(CliContemplate, ASplitVoteThatTheVerifiersOwnAnswerLeadsNeedsNoRefinement) {
+    // The bundled model splits 2:2:1 on this one with seed 1, its greedy solution on a leader.
+    constexpr const char* kQ =
+        "Max had 3 baskets of 8 tomatoes and then received 14 tomatoes. "
+        "How many tomatoes does he have after that?";
+    auto rounds_and_top = [&](const char* verifier) {
+        auto r = run_ponder({"--contemplate", "--seed", "1", "--verifier", verifier, "--json", kQ});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(r.out);
+    };
+    const auto with = rounds_and_top("on");
+    const auto& top = with["votes"][0];
+    ASSERT_LT(top["vote_share"].get<double>(), 0.6) << "a split vote (under --agreement)";
+    ASSERT_EQ(top["agrees_with_verifier"], true);
+    EXPECT_EQ(with["rounds"], 1);
+    // The vote alone refines.
+    EXPECT_GT(rounds_and_top("off")["rounds"].get<int>(), 1);
+}
+
+TEST(CliEval, EachAblationDisablesWhatItsNameSays) {
+    TempDir dir;
+    write_file(dir.path() / "q.jsonl",
+               std::string("{\"question\": \"") + kQuestion + "\", \"answer\": \"17\"}\n");
+    auto r = run_ponder({"eval", "--data", (dir.path() / "q.jsonl").string(), "--mode",
+                         "contemplate", "--ablations", "--chains", "2", "--rounds", "0", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Mode name -> the settings that must be off in it (on in the full run).
+    const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
+        {"contemplate (2 chains)", {}},
+        {"without arithmetic check", {"arithmetic-check"}},
+        {"without verifier", {"verifier"}},
+        {"verifier without its own solution", {"verifier-solves"}},
+        {"without vote (best chain)", {"vote"}},
+        {"without verifier or vote", {"verifier", "vote"}},
+        {"without any check or vote", {"arithmetic-check", "verifier", "vote"}}};
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["modes"].size(), expected.size()) << j["modes"];
+    for (size_t i = 0; i < expected.size(); ++i) {
+        const auto& mode = j["modes"][i];
+        std::string name = mode["mode"];
+        EXPECT_EQ(name.substr(name.find_first_not_of(' ')), expected[i].first);
+        for (const char* key : {"arithmetic-check", "verifier", "verifier-solves", "vote"}) {
+            const auto& off = expected[i].second;
+            const bool on = std::find(off.begin(), off.end(), key) == off.end();
+            EXPECT_EQ(mode["settings"][key], on ? "on" : "off") << name << ": " << key;
+        }
+        const auto& trace = mode["results"][0]["trace"];
+        const bool judged = mode["settings"]["verifier"] == "on";
+        for (const auto& vote : trace["votes"])
+            EXPECT_EQ(vote["verifier"].is_null(), !judged) << name;
+    }
 }
 
 TEST(CliEval, JsonHasTheTextOfQuickAnswersAndTheTraceOfContemplations) {
