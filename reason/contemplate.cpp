@@ -430,8 +430,11 @@ std::vector<CandidateReport> tally(const std::vector<ChainReport>& chains, bool 
 
 void rank(std::vector<CandidateReport>& candidates) {
     for (auto& c : candidates) {
-        // The verifier scales the vote; it cannot carry an answer no chain supports.
-        c.score = c.verifier >= 0 ? c.vote_share * (0.25 + c.verifier) : c.vote_share;
+        // The verifier scales the vote; it cannot carry an answer no chain supports. A candidate
+        // it did not judge counts as one it has no opinion on, so that it ranks neither above
+        // nor below the judged ones for want of a verdict.
+        const double verdict = c.verifier >= 0 ? c.verifier : 0.5;
+        c.score = c.vote_share * (0.25 + verdict);
     }
     std::stable_sort(
         candidates.begin(), candidates.end(),
@@ -564,7 +567,9 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
                     : nullptr;
             auto p =
                 verify(assistant, question_turns, own, result.candidates, result.chains, count);
-            for (size_t i = 0; i < count; ++i) judge(result.candidates[i], p[i], own);
+            // Beyond the first `count`, the model is not asked, but its own answer still tells.
+            for (size_t i = 0; i < result.candidates.size(); ++i)
+                judge(result.candidates[i], i < count ? p[i] : -1, own);
         }
         rank(result.candidates);
         if (result.cancelled || result.candidates.empty()) {

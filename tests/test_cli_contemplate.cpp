@@ -92,10 +92,59 @@ TEST(CliContemplate, TheVerdictWeighsYesAndAgreementWithTheVerifiersOwnAnswerAli
     auto one_pass = run_ponder({"--contemplate", "--chains", "6", "--rounds", "0", "--seed", "1",
                                 "--verifier-solves", "off", "--json", kSplit});
     ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
-    for (const auto& vote : nlohmann::json::parse(one_pass.out)["votes"]) {
+    const auto judged_in_one_pass = nlohmann::json::parse(one_pass.out);
+    for (const auto& vote : judged_in_one_pass["votes"]) {
         EXPECT_TRUE(vote["agrees_with_verifier"].is_null()) << vote;
         EXPECT_EQ(vote["verifier"], vote["verifier_yes"]) << vote;
     }
+}
+
+TEST(CliContemplate, CandidatesBeyondTheVerifiersBatchAreJudgedByItsOwnAnswerAlone) {
+    // Hot chains scatter over more candidates than the model is asked about (8).
+    const std::vector<std::string> args = {
+        "--contemplate",
+        "--chains",
+        "16",
+        "--chain-temp",
+        "1.5",
+        "--rounds",
+        "0",
+        "--seed",
+        "1",
+        "--json",
+        "Hugo has 7 boxes of 10 cookies. He sells 9 cookies and then gives away 4 boxes of 6 "
+        "cookies. How many cookies does he have left?"};
+    auto r = run_ponder(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto votes = nlohmann::json::parse(r.out)["votes"];
+    ASSERT_GT(votes.size(), 8u);
+    int asked = 0;
+    for (const auto& vote : votes) {
+        ASSERT_FALSE(vote["agrees_with_verifier"].is_null()) << vote;
+        const double equal = vote["agrees_with_verifier"].get<bool>() ? 1.0 : 0.0;
+        if (vote["verifier_yes"].is_null()) {
+            EXPECT_EQ(vote["verifier"].get<double>(), equal) << vote;
+        } else {
+            ++asked;
+        }
+        EXPECT_DOUBLE_EQ(vote["score"].get<double>(), vote["vote_share"].get<double>() *
+                                                          (0.25 + vote["verifier"].get<double>()));
+    }
+    EXPECT_EQ(asked, 8);
+
+    // Judging in one pass, the candidates it was not asked about count as no opinion (0.5).
+    auto one_pass_args = args;
+    one_pass_args.insert(one_pass_args.begin() + 1, {"--verifier-solves", "off"});
+    auto one_pass = run_ponder(one_pass_args);
+    ASSERT_EQ(one_pass.exit_code, 0) << one_pass.err;
+    int unjudged = 0;
+    const auto judged_in_one_pass = nlohmann::json::parse(one_pass.out);
+    for (const auto& vote : judged_in_one_pass["votes"]) {
+        if (!vote["verifier"].is_null()) continue;
+        ++unjudged;
+        EXPECT_DOUBLE_EQ(vote["score"].get<double>(), vote["vote_share"].get<double>() * 0.75);
+    }
+    EXPECT_GT(unjudged, 0);
 }
 
 TEST(CliContemplate, ASplitVoteThatTheVerifiersOwnAnswerLeadsNeedsNoRefinement) {
