@@ -12,6 +12,11 @@ namespace ponder::test {
 namespace {
 
 constexpr const char* kQuestion = "Tom has 3 boxes of 8 pens and gives away 7. How many are left?";
+// A question the bundled model splits its answers on, so that verdicts on both agreeing and
+// disagreeing candidates are checked.
+constexpr const char* kSplit =
+    "Hugo has 7 boxes of 10 cookies. He sells 9 cookies and then gives away 4 boxes of 6 "
+    "cookies. How many cookies does he have left?";
 
 TEST(CliContemplate, JsonTraceHasEveryChainAndTheSolutionEachCandidateWasJudgedBy) {
     auto r = run_ponder({"--contemplate", "--chains", "3", "--rounds", "0", "--json", kQuestion});
@@ -63,10 +68,6 @@ TEST(CliContemplate, TheVerifiersOwnSolutionIsGreedyAndShownWithTheChains) {
 }
 
 TEST(CliContemplate, TheVerdictWeighsYesAndAgreementWithTheVerifiersOwnAnswerAlike) {
-    // A question the bundled model splits on, so that both kinds of verdict are checked.
-    constexpr const char* kSplit =
-        "Hugo has 7 boxes of 10 cookies. He sells 9 cookies and then gives away 4 boxes of 6 "
-        "cookies. How many cookies does he have left?";
     auto r = run_ponder(
         {"--contemplate", "--chains", "6", "--rounds", "0", "--seed", "1", "--json", kSplit});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -102,18 +103,8 @@ TEST(CliContemplate, TheVerdictWeighsYesAndAgreementWithTheVerifiersOwnAnswerAli
 TEST(CliContemplate, CandidatesBeyondTheVerifiersBatchAreJudgedByItsOwnAnswerAlone) {
     // Hot chains scatter over more candidates than the model is asked about (8).
     const std::vector<std::string> args = {
-        "--contemplate",
-        "--chains",
-        "16",
-        "--chain-temp",
-        "1.5",
-        "--rounds",
-        "0",
-        "--seed",
-        "1",
-        "--json",
-        "Hugo has 7 boxes of 10 cookies. He sells 9 cookies and then gives away 4 boxes of 6 "
-        "cookies. How many cookies does he have left?"};
+        "--contemplate", "--chains", "16",     "--chain-temp", "1.5", "--rounds", "0",
+        "--seed",        "1",        "--json", kSplit};
     auto r = run_ponder(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto votes = nlohmann::json::parse(r.out)["votes"];
