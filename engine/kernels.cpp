@@ -320,6 +320,8 @@ int32_t quantize_group16(const float* x, float id, int8_t* q) {
 }
 #endif
 
+// One row in `fmt`. `s_out` (Q8_1's scaled block sums, which only Q4_1 / Q5_1 weights read) may
+// be null, and then is not computed: it was a third of the row's time.
 void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, int8_t* q,
                              float* d_out, int16_t* sum16, int16_t* sum32, float* s_out) {
     const int64_t block = fmt == ActivationFormat::q8_blocks32 ? 32 : 256;
@@ -350,8 +352,7 @@ void quantize_activation_row(const float* x, int64_t n, ActivationFormat fmt, in
         for (int64_t j = b0 / 32; j < (b0 + block) / 32; ++j) {
             sum32[j] = static_cast<int16_t>(sum16[2 * j] + sum16[2 * j + 1]);
             // Q8_1's s: d times the block's sum, rounded to F16 (Q4_1 / Q5_1 offsets).
-            if (fmt == ActivationFormat::q8_blocks32)
-                s_out[j] = round_to_fp16(d * static_cast<float>(sum32[j]));
+            if (s_out != nullptr) s_out[j] = round_to_fp16(d * static_cast<float>(sum32[j]));
         }
     }
 }
@@ -485,6 +486,7 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
     KernelScratch::Impl& s = scratch.impl();
     const int64_t K = outputs[0].w->cols;
     bool wanted[kActivationFormats] = {};
+    bool offsets = false;  // Q4_1 / Q5_1 weights, which need Q8_1's s of the activations
     for (const MatmulOutput& o : outputs) {
         const WeightMatrix& w = *o.w;
         if (!matmul_supports(w.type))
@@ -492,6 +494,7 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
                  ", which ponder cannot compute with");
         if (w.cols != K) fail("matmul: tensor ", w.name, " has rows of ", w.cols, ", not ", K);
         wanted[static_cast<int>(activation_format(w.type))] = true;
+        offsets = offsets || w.type == GgmlType::Q4_1 || w.type == GgmlType::Q5_1;
     }
 
     // Prepare the activations once per format the weights need.
@@ -511,7 +514,8 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
             for (int64_t b = b0; b < b1; ++b)
                 quantize_activation_row(x + b * K, K, fmt, a.q.data() + b * K,
                                         a.d.data() + b * (K / block), a.sum16.data() + b * (K / 16),
-                                        a.sum32.data() + b * (K / 32), a.s.data() + b * (K / 32));
+                                        a.sum32.data() + b * (K / 32),
+                                        f == 0 && offsets ? a.s.data() + b * (K / 32) : nullptr);
         });
     }
     // ggml rounds activations to the weights' half type before the dot product.
