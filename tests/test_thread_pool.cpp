@@ -33,6 +33,26 @@ TEST(ThreadPool, ParallelForVisitsEveryIndexOnce) {
     }
 }
 
+// Matrix products hand out whole groups of rows (a tile of four groups needs its chunk whole):
+// every range starts on a chunk boundary and ends on one, or at n.
+TEST(ThreadPool, ParallelForHandsOutWholeChunks) {
+    for (int threads : {2, 3}) {
+        ThreadPool pool(threads);
+        for (int64_t grain : {1, 4, 7}) {
+            for (int64_t n : {5, 64, 1001}) {
+                std::atomic<int64_t> covered{0}, misaligned{0};
+                for (int round = 0; round < 20; ++round)
+                    pool.parallel_for(n, grain, [&](int64_t b, int64_t e, int) {
+                        covered += e - b;
+                        if (b % grain != 0 || (e % grain != 0 && e != n)) ++misaligned;
+                    });
+                EXPECT_EQ(covered.load(), 20 * n);
+                EXPECT_EQ(misaligned.load(), 0) << "grain " << grain << ", n " << n;
+            }
+        }
+    }
+}
+
 TEST(ThreadPool, RunCallsEachThreadOnce) {
     ThreadPool pool(4);
     std::vector<std::atomic<int>> calls(4);
