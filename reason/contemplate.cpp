@@ -456,6 +456,7 @@ nlohmann::json ContemplationResult::to_json() const {
     j["answer"] = answer.display;
     j["answer_kind"] = std::string(answer_kind_name(answer.kind));
     j["justification"] = justification;
+    j["justified_by"] = justified_by >= 0 ? nlohmann::json(justified_by) : nlohmann::json(nullptr);
     j["confidence"] = confidence;
     j["rounds"] = rounds;
     j["cancelled"] = cancelled;
@@ -597,7 +598,11 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
                 (c.weight == best->weight && c.text.size() < best->text.size()))
                 best = &c;
         }
-        if (best) result.justification = reasoning_of(best->text);
+        if (best) {
+            result.justification = reasoning_of(best->text);
+            result.justified_by = best->index;
+            result.confidence *= std::min(1.0, best->weight);
+        }
     }
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;

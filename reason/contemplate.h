@@ -60,7 +60,10 @@ struct CandidateReport {
 struct ContemplationResult {
     Answer answer;              // the chosen answer (empty when no chain gave one)
     std::string justification;  // the reasoning of the best chain that reached it
-    double confidence = 0;      // in [0, 1]: vote share and verifier combined
+    int justified_by = -1;      // that chain's index in `chains` (-1: no answer)
+    // In [0, 1]: vote share and verifier combined, times the weight of that best chain (at most
+    // 1), so an answer that only reasoning with slips reached is not reported as a sure one.
+    double confidence = 0;
     int rounds = 0;
     bool cancelled = false;
     std::vector<ChainReport> chains;

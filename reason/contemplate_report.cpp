@@ -42,6 +42,22 @@ void append_solution(std::string& out, std::string_view title, std::string_view 
     if (c.text.empty() || c.text.back() != '\n') out += '\n';
 }
 
+// A line under the justification when slips remain in it (false results, numbers from nowhere)
+// that the corrections did not remove, with the right value of each false result.
+std::string caution(const ChainReport& c) {
+    if (c.false_claims == 0) return {};
+    std::string fixes;
+    for (const ArithmeticClaim& a : c.claims)
+        if (!a.correct)
+            fixes += (fixes.empty() ? "" : "; ") + a.expression + " is " + a.actual + ", not " +
+                     a.claimed;
+    std::string out = "Caution: this reasoning has ";
+    out += c.false_claims == 1 ? "a slip" : std::to_string(c.false_claims) + " slips";
+    out += " the checks could not put right";
+    if (!fixes.empty()) out += " (" + fixes + ")";
+    return out + ".\n";
+}
+
 }  // namespace
 
 std::string describe_contemplation(const ContemplationResult& r, bool show_chains) {
@@ -64,6 +80,7 @@ std::string describe_contemplation(const ContemplationResult& r, bool show_chain
     }
     out += "Answer: " + r.answer.display + "\n";
     if (!r.justification.empty()) out += "Why:\n" + indent(r.justification, "  ") + "\n";
+    if (r.justified_by >= 0) out += caution(r.chains[static_cast<size_t>(r.justified_by)]);
     const CandidateReport& top = r.candidates.front();
     size_t answered = 0;
     for (const auto& c : r.chains) answered += c.answer.empty() ? 0 : 1;

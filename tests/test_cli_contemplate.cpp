@@ -157,6 +157,39 @@ TEST(CliContemplate, ASplitVoteThatTheVerifiersOwnAnswerLeadsNeedsNoRefinement) 
     EXPECT_GT(rounds_and_top("off")["rounds"].get<int>(), 1);
 }
 
+// The confidence is the vote and the verdict combined, times the weight of the chain the
+// justification comes from: an answer that only reasoning with slips reached is not a sure one.
+TEST(CliContemplate, ConfidenceIsScaledByTheSoundnessOfTheJustifyingChain) {
+    constexpr const char* kHard =
+        "A shop sells 17 pens a day for 23 days and then 5 more. How many pens?";
+    int scaled = 0;
+    for (const char* seed : {"1", "2"}) {
+        for (const char* question : {kQuestion, kHard}) {
+            auto r = run_ponder({"--contemplate", "--chains", "3", "--rounds", "0", "--seed", seed,
+                                 "--json", question});
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            const auto j = nlohmann::json::parse(r.out);
+            ASSERT_TRUE(j["justified_by"].is_number()) << r.out;
+            const auto& chain = j["chains"][j["justified_by"].get<size_t>()];
+            const auto& top = j["votes"][0];
+            EXPECT_EQ(chain["answer"], j["answer"]);
+            const double weight = chain["weight"].get<double>();
+            const double combined =
+                (top["vote_share"].get<double>() + top["verifier"].get<double>()) / 2;
+            EXPECT_NEAR(j["confidence"].get<double>(), combined * std::min(1.0, weight), 1e-9)
+                << question << ", seed " << seed;
+            if (weight < 1) ++scaled;
+            if (chain["false_steps"].get<int>() > 0) {
+                auto shown = run_ponder(
+                    {"--contemplate", "--chains", "3", "--rounds", "0", "--seed", seed, question});
+                EXPECT_NE(shown.out.find("Caution: this reasoning has"), std::string::npos)
+                    << shown.out;
+            }
+        }
+    }
+    EXPECT_GT(scaled, 0) << "the hard question's best reasoning has slips at some seed";
+}
+
 TEST(CliEval, EachAblationDisablesWhatItsNameSays) {
     TempDir dir;
     write_file(dir.path() / "q.jsonl",

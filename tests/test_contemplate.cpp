@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine/language_model.h"
+#include "reason/arithmetic_check.h"
 #include "reason/assistant.h"
 #include "reason/contemplate.h"
 #include "tests/support.h"
@@ -178,6 +179,41 @@ TEST(ContemplateReport, DescribesAnswerConfidenceAndChains) {
     const size_t at = text.find("--- the verifier's own solution: answer 29 ---\n3 * 12 = 36");
     EXPECT_NE(at, std::string::npos) << text;
     EXPECT_LT(text.find("chain 3"), at) << "after the chains";
+}
+
+// Slips that the corrections did not remove are named under the justification, with the right
+// value of each false result; a sound justification gets no such line.
+TEST(ContemplateReport, CautionsWhenTheJustificationStillHasSlips) {
+    ContemplationResult r;
+    r.answer = normalize_answer("50");
+    r.justification = "52 + 4 = 50";
+    r.confidence = 0.17;
+    r.rounds = 1;
+    ChainReport c;
+    c.text = "52 + 4 = 50\nAnswer: 50";
+    c.answer = r.answer;
+    c.claims = check_arithmetic(c.text);
+    c.false_claims = 2;  // the false sum, and 52, which the question does not give
+    r.chains.push_back(c);
+    CandidateReport top;
+    top.answer = r.answer;
+    top.chains = {0};
+    top.vote_share = 1.0;
+    r.candidates = {top};
+
+    EXPECT_EQ(describe_contemplation(r, false).find("Caution"), std::string::npos)
+        << "without a chain to justify it, no caution";
+    r.justified_by = 0;
+    std::string text = describe_contemplation(r, false);
+    EXPECT_NE(text.find("Why:\n  52 + 4 = 50\nCaution: this reasoning has 2 slips the checks "
+                        "could not put right (52 + 4 is 56, not 50).\n"),
+              std::string::npos)
+        << text;
+
+    r.chains[0].false_claims = 0;
+    r.chains[0].text = r.justification = "52 + 4 = 56";
+    r.chains[0].claims = check_arithmetic(r.chains[0].text);
+    EXPECT_EQ(describe_contemplation(r, false).find("Caution"), std::string::npos);
 }
 
 }  // namespace
