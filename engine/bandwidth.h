@@ -1,7 +1,8 @@
 #pragma once
 // Memory read bandwidth as the decode kernels see it: every thread of a pool streaming through
-// its share of a buffer much larger than the caches, four places at once. Decoding one token reads
-// every weight once, so bandwidth / model bytes is an upper bound on tokens per second.
+// its share of a buffer, four places at once. Decoding one token reads every weight once, so the
+// rate of reading a buffer the size of the weights, divided by their bytes, is an upper bound on
+// tokens per second (a buffer much larger than the caches gives main memory's rate).
 #include <cstddef>
 
 namespace ponder {

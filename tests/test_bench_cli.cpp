@@ -158,6 +158,36 @@ TEST(Bench, RunsOnATinyModel) {
     EXPECT_NE(t.out.find("1 threads"), std::string::npos) << t.out;
 }
 
+// The bound on generation is the rate of reading a buffer the size of the weights (a small
+// model's weights stay in the caches); main memory's rate is reported beside it.
+TEST(Bench, BoundsGenerationByReadingTheWeightsSize) {
+    TempDir dir;
+    const auto file = dir.path() / "tiny.gguf";
+    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "2", "--heads", "4", "--ffn",
+                          "128", "--vocab", "256", "--type", "q8_0", "-o", file.string()})
+                  .exit_code,
+              0);
+    auto r = run_ponder(
+        {"bench", "-m", file.string(), "-p", "4", "-n", "4", "--batch", "1", "-r", "1", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto bw = nlohmann::json::parse(r.out)["bandwidth"];
+    const auto weights = bw["weight_bytes_per_token"].get<double>();
+    ASSERT_GT(weights, 0);
+    ASSERT_LT(weights, 1 << 20);
+    EXPECT_EQ(bw["read_buffer_bytes"].get<double>(), 1 << 20);  // the smallest buffer read
+    EXPECT_EQ(bw["memory_buffer_bytes"].get<double>(), 512 << 20);
+    const auto read = bw["read_bytes_per_second"].get<double>();
+    EXPECT_GT(read, 0);
+    EXPECT_GT(bw["memory_read_bytes_per_second"].get<double>(), 0);
+    EXPECT_DOUBLE_EQ(bw["bound_tokens_per_second"].get<double>(), read / weights);
+
+    auto t =
+        run_ponder({"bench", "-m", file.string(), "-p", "4", "-n", "4", "--batch", "1", "-r", "1"});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find("reading 1.0 MiB (the weights' size)"), std::string::npos) << t.out;
+    EXPECT_NE(t.out.find("reading 512.0 MiB"), std::string::npos) << t.out;
+}
+
 TEST(Bench, BadArguments) {
     TempDir dir;
     const auto file = dir.path() / "tiny.gguf";
