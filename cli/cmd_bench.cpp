@@ -263,9 +263,10 @@ int run_bench(const BenchOptions& opt) {
     constexpr size_t kMemoryBufferBytes = size_t{512} << 20;
     BandwidthResult bw, bw_memory;
     if (opt.bandwidth) {
-        // A small buffer reads in microseconds: passes for tens of milliseconds, so that the best
-        // comes after the scheduler has spread the pool's threads over the cores (a worker woken
-        // after a pause may share the caller's core for a few milliseconds).
+        // A small buffer reads in microseconds: 8 GiB in all (at least 5 passes, so 60 ms or
+        // more), so that the best pass comes after the scheduler has spread the pool's threads
+        // over the cores (a worker woken after a pause may share the caller's core for a few
+        // milliseconds: a 1 MiB buffer then read at 16-22 GB/s instead of 130-160).
         const size_t buffer = std::max<size_t>(weights_per_token, size_t{1} << 20);
         const auto passes =
             static_cast<int>(std::clamp<size_t>((size_t{8} << 30) / buffer, 5, 10000));
