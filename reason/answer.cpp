@@ -235,10 +235,14 @@ Answer extract_answer(std::string_view chain) {
         if (!a.empty()) return with_source(a, "answer-is");
     }
 
-    // Fallback: the last number in the text.
+    // Fallback: the last number in the text that is not part of a name: the digits of
+    // "Qwen2.5", "SmolLM2" or "GPT-4" are no answer (a refusal that names models once came out
+    // as the answer 2.5).
     std::optional<std::string> last;
     for (auto it = std::sregex_iterator(text.begin(), text.end(), number_pattern());
          it != std::sregex_iterator(); ++it) {
+        const auto at = static_cast<size_t>(it->position(0));
+        if (at > 0 && std::isalpha(static_cast<unsigned char>(text[at - 1]))) continue;
         last = (*it)[0].str();
     }
     if (last) {

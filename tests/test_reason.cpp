@@ -87,6 +87,11 @@ TEST(Answer, ExtractsFromTheUsualPlaces) {
         EXPECT_EQ(a.source, c.source) << c.chain;
     }
     EXPECT_TRUE(extract_answer("I do not know.").empty());
+    // Digits inside names are not numbers of the answer.
+    EXPECT_TRUE(
+        extract_answer("I can only do arithmetic: load a SmolLM2 or Qwen2.5 model, or GPT-4.")
+            .empty());
+    EXPECT_EQ(extract_answer("Qwen2.5 says 3 + 4 = 7").key, "7");
     EXPECT_TRUE(extract_answer("").empty());
 }
 
