@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,6 +20,14 @@ namespace {
 using ponder::GgmlType;
 using ponder::test::run_ponder;
 using ponder::test::TempDir;
+
+// A two-layer model of weight type `type` at `file`: bench runs it in milliseconds.
+void write_bench_model(const std::filesystem::path& file, const std::string& type) {
+    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "2", "--heads", "4", "--ffn",
+                          "128", "--vocab", "256", "--type", type, "-o", file.string()})
+                  .exit_code,
+              0);
+}
 
 std::map<std::string, GgmlType> tensor_types(const ponder::GgufFile& f) {
     std::map<std::string, GgmlType> out;
@@ -131,10 +140,7 @@ TEST(MakeModel, BadArgumentsFailWithOneLine) {
 TEST(Bench, RunsOnATinyModel) {
     TempDir dir;
     const auto file = dir.path() / "tiny.gguf";
-    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "2", "--heads", "4", "--ffn",
-                          "128", "--vocab", "256", "--type", "q4_0", "-o", file.string()})
-                  .exit_code,
-              0);
+    ASSERT_NO_FATAL_FAILURE(write_bench_model(file, "q4_0"));
     auto r = run_ponder({"bench", "-m", file.string(), "-p", "8", "-n", "4", "--batch", "1,3", "-r",
                          "2", "-t", "2", "--no-bandwidth", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -163,10 +169,7 @@ TEST(Bench, RunsOnATinyModel) {
 TEST(Bench, BoundsGenerationByReadingTheWeightsSize) {
     TempDir dir;
     const auto file = dir.path() / "tiny.gguf";
-    ASSERT_EQ(run_ponder({"make-model", "--dim", "64", "--layers", "2", "--heads", "4", "--ffn",
-                          "128", "--vocab", "256", "--type", "q8_0", "-o", file.string()})
-                  .exit_code,
-              0);
+    ASSERT_NO_FATAL_FAILURE(write_bench_model(file, "q8_0"));
     auto r = run_ponder(
         {"bench", "-m", file.string(), "-p", "4", "-n", "4", "--batch", "1", "-r", "1", "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
