@@ -240,9 +240,10 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         const bool last = l + 1 == layers.size();
 
         // Attention block.
-        // Row-wise steps are split across the pool too: on 2 cores a step left to the caller
-        // costs twice its time (for one row, parallel_for runs it inline, at no cost).
-        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+        // Row-wise steps are split across the pool when they are big enough (a prompt): on 2
+        // cores a step left to the caller costs twice its time. A few rows (one token, or
+        // batched generation of 8 sequences) take less time than a hand-off, and run inline.
+        pool.parallel_for(n, rows_per_chunk(E), [&](int64_t i0, int64_t i1, int) {
             for (int64_t i = i0; i < i1; ++i)
                 rms_norm(s.x.data() + i * E, L.attn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
         });
@@ -252,28 +253,33 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         add_bias(s.q.data(), n, q_dim, L.bq);
         add_bias(s.k.data(), n, k_dim, L.bk);
         add_bias(s.v.data(), n, v_dim, L.bv);
-        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
-            for (int64_t i = i0; i < i1; ++i) {
-                float* qi = s.q.data() + i * q_dim;
-                float* ki = s.k.data() + i * k_dim;
-                if (!L.q_norm.empty())
-                    for (int64_t h = 0; h < c.n_head; ++h)
-                        rms_norm(qi + h * hd_k, L.q_norm.data(), qi + h * hd_k, hd_k, c.rms_eps);
-                if (!L.k_norm.empty())
-                    for (int64_t h = 0; h < c.n_head_kv; ++h)
-                        rms_norm(ki + h * hd_k, L.k_norm.data(), ki + h * hd_k, hd_k, c.rms_eps);
-                const float* rc = s.rope.data() + i * n_rot;
-                rope_apply(c.rope, rc, qi, static_cast<int>(c.n_head), static_cast<int>(hd_k));
-                rope_apply(c.rope, rc, ki, static_cast<int>(c.n_head_kv), static_cast<int>(hd_k));
-                // The cache holds F16, as llama.cpp's default cache.
-                const int32_t cell = s.cells[static_cast<size_t>(i)];
-                for (int64_t g = 0; g < c.n_head_kv; ++g) {
-                    fp32_to_fp16_row(ki + g * hd_k, kv_.k(static_cast<int64_t>(l), g, cell), hd_k);
-                    fp32_to_fp16_row(s.v.data() + i * v_dim + g * hd_v,
-                                     kv_.v(static_cast<int64_t>(l), g, cell), hd_v);
+        pool.parallel_for(
+            n, rows_per_chunk(q_dim + k_dim + v_dim), [&](int64_t i0, int64_t i1, int) {
+                for (int64_t i = i0; i < i1; ++i) {
+                    float* qi = s.q.data() + i * q_dim;
+                    float* ki = s.k.data() + i * k_dim;
+                    if (!L.q_norm.empty())
+                        for (int64_t h = 0; h < c.n_head; ++h)
+                            rms_norm(qi + h * hd_k, L.q_norm.data(), qi + h * hd_k, hd_k,
+                                     c.rms_eps);
+                    if (!L.k_norm.empty())
+                        for (int64_t h = 0; h < c.n_head_kv; ++h)
+                            rms_norm(ki + h * hd_k, L.k_norm.data(), ki + h * hd_k, hd_k,
+                                     c.rms_eps);
+                    const float* rc = s.rope.data() + i * n_rot;
+                    rope_apply(c.rope, rc, qi, static_cast<int>(c.n_head), static_cast<int>(hd_k));
+                    rope_apply(c.rope, rc, ki, static_cast<int>(c.n_head_kv),
+                               static_cast<int>(hd_k));
+                    // The cache holds F16, as llama.cpp's default cache.
+                    const int32_t cell = s.cells[static_cast<size_t>(i)];
+                    for (int64_t g = 0; g < c.n_head_kv; ++g) {
+                        fp32_to_fp16_row(ki + g * hd_k, kv_.k(static_cast<int64_t>(l), g, cell),
+                                         hd_k);
+                        fp32_to_fp16_row(s.v.data() + i * v_dim + g * hd_v,
+                                         kv_.v(static_cast<int64_t>(l), g, cell), hd_v);
+                    }
                 }
-            }
-        });
+            });
 
         if (last && static_cast<int64_t>(s.out_rows.size()) < n) {
             // Only the rows whose logits are wanted go on; their K/V are already stored.
@@ -325,7 +331,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         add_bias(s.proj.data(), n, E, L.bo);
 
         // Residual, then the feed-forward block.
-        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+        pool.parallel_for(n, rows_per_chunk(E), [&](int64_t i0, int64_t i1, int) {
             for (int64_t i = i0; i < i1; ++i) {
                 add_inplace(s.x.data() + i * E, s.proj.data() + i * E, E);
                 rms_norm(s.x.data() + i * E, L.ffn_norm.data(), s.xn.data() + i * E, E, c.rms_eps);
@@ -336,11 +342,11 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         matmul(gate_up, s.xn.data(), n, pool, kernel_scratch_);
         // Element-wise, in chunks big enough to be worth a hand-off: with a vectorised exp,
         // one token's few thousand values take less time than waking a thread.
-        pool.parallel_for(n * c.n_ff, 8192, [&](int64_t e0, int64_t e1, int) {
+        pool.parallel_for(n * c.n_ff, kValuesPerChunk, [&](int64_t e0, int64_t e1, int) {
             swiglu(s.gate.data() + e0, s.up.data() + e0, e1 - e0);
         });
         matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernel_scratch_);
-        pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+        pool.parallel_for(n, rows_per_chunk(E), [&](int64_t i0, int64_t i1, int) {
             add_inplace(s.x.data() + i0 * E, s.proj.data() + i0 * E, (i1 - i0) * E);
         });
     }

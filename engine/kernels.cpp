@@ -510,7 +510,7 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
         grow(a.sum16, nK / 16);
         grow(a.sum32, nK / 32);
         grow(a.s, nK / 32);
-        pool.parallel_for(n_x, [&](int64_t b0, int64_t b1, int) {
+        pool.parallel_for(n_x, rows_per_chunk(K), [&](int64_t b0, int64_t b1, int) {
             for (int64_t b = b0; b < b1; ++b)
                 quantize_activation_row(x + b * K, K, fmt, a.q.data() + b * K,
                                         a.d.data() + b * (K / block), a.sum16.data() + b * (K / 16),

@@ -124,6 +124,14 @@ void matmul(std::span<const MatmulOutput> outputs, const float* x, int64_t n_x, 
 // Dequantizes row `r` of `w` (e.g. a token embedding) into `out` (w.cols floats).
 void weight_row(const WeightMatrix& w, int64_t r, float* out);
 
+// Element-wise work (norms, rope, SwiGLU, quantizing activations) is handed to other threads
+// in chunks of at least this many values: a smaller chunk takes less time than the hand-off.
+constexpr int64_t kValuesPerChunk = 8192;
+// Rows of `width` values per chunk of such a step.
+constexpr int64_t rows_per_chunk(int64_t width) {
+    return width >= kValuesPerChunk ? 1 : kValuesPerChunk / (width > 0 ? width : 1);
+}
+
 // y = x / sqrt(mean(x²) + eps) * weight (weight may be null).
 void rms_norm(const float* x, const float* weight, float* y, int64_t n, float eps);
 
