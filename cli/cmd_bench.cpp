@@ -239,20 +239,27 @@ int run_bench(const BenchOptions& opt) {
         int seqs;
         Stats total_tps;
         Stats wall;
+        Stats wall_vs_one;  // per round: this row's wall time over one sequence's
     };
+    // Rounds of every batch size in turn, so that the sizes compare under the same conditions
+    // (on a machine shared with other tenants, throughput drifts by tens of percent over
+    // seconds, and a ratio of two runs taken apart drifts with it).
+    std::vector<std::vector<double>> walls(batches.size());
+    for (int r = 0; r < opt.reps; ++r)
+        for (size_t i = 0; i < batches.size(); ++i)
+            walls[i].push_back(bench.batched(batches[i], opt.prompt, opt.generate));
+    const auto one = std::find(batches.begin(), batches.end(), 1);
+    const std::vector<double>* one_walls =
+        one == batches.end() ? nullptr : &walls[static_cast<size_t>(one - batches.begin())];
     std::vector<BatchRow> batch_rows;
-    for (int seqs : batches) {
-        std::vector<double> tps, wall;
-        for (int r = 0; r < opt.reps; ++r) {
-            const double s = bench.batched(seqs, opt.prompt, opt.generate);
-            wall.push_back(s);
-            tps.push_back(static_cast<double>(seqs) * opt.generate / s);
+    for (size_t i = 0; i < batches.size(); ++i) {
+        std::vector<double> tps, ratio;
+        for (size_t r = 0; r < walls[i].size(); ++r) {
+            tps.push_back(static_cast<double>(batches[i]) * opt.generate / walls[i][r]);
+            if (one_walls) ratio.push_back(walls[i][r] / (*one_walls)[r]);
         }
-        batch_rows.push_back({seqs, stats(tps), stats(wall)});
+        batch_rows.push_back({batches[i], stats(tps), stats(walls[i]), stats(ratio)});
     }
-    double one_seq_wall = 0;
-    for (const BatchRow& b : batch_rows)
-        if (b.seqs == 1) one_seq_wall = b.wall.mean;
 
     const uint64_t rss_peak = status_bytes("VmHWM");
     const uint64_t weights_per_token = weight_bytes_per_token(model);
@@ -301,13 +308,12 @@ int run_bench(const BenchOptions& opt) {
         j["tg"] = {{"tokens", opt.generate}, {"tokens_per_second", stat_json(tg_s)}};
         nlohmann::json rows = nlohmann::json::array();
         for (const BatchRow& b : batch_rows) {
-            rows.push_back(
-                {{"sequences", b.seqs},
-                 {"prompt_tokens", opt.prompt},
-                 {"tokens_per_sequence", opt.generate},
-                 {"total_tokens_per_second", stat_json(b.total_tps)},
-                 {"wall_seconds", stat_json(b.wall)},
-                 {"wall_relative_to_one", one_seq_wall > 0 ? b.wall.mean / one_seq_wall : 0.0}});
+            rows.push_back({{"sequences", b.seqs},
+                            {"prompt_tokens", opt.prompt},
+                            {"tokens_per_sequence", opt.generate},
+                            {"total_tokens_per_second", stat_json(b.total_tps)},
+                            {"wall_seconds", stat_json(b.wall)},
+                            {"wall_relative_to_one", stat_json(b.wall_vs_one)}});
         }
         j["batched"] = rows;
         j["memory"] = {{"rss_after_load_bytes", rss_loaded},
@@ -341,14 +347,16 @@ int run_bench(const BenchOptions& opt) {
                 tg_s.stddev);
     std::printf("\nbatched: shared pp%d prompt, then n=%d tokens per sequence\n", opt.prompt,
                 opt.generate);
-    std::printf("%-10s %14s %10s %12s %14s\n", "sequences", "total t/s", "± stddev", "wall s",
-                "wall vs 1 seq");
+    std::printf("%-10s %14s %10s %12s %14s %10s\n", "sequences", "total t/s", "± stddev", "wall s",
+                "wall vs 1 seq", "± stddev");
     for (const BatchRow& b : batch_rows) {
-        std::printf("%-10d %14.1f %10.1f %12.3f %14s\n", b.seqs, b.total_tps.mean,
-                    b.total_tps.stddev, b.wall.mean,
-                    one_seq_wall > 0
-                        ? (std::to_string(b.wall.mean / one_seq_wall).substr(0, 4) + "x").c_str()
-                        : "-");
+        if (b.wall_vs_one.values.empty()) {
+            std::printf("%-10d %14.1f %10.1f %12.3f %14s\n", b.seqs, b.total_tps.mean,
+                        b.total_tps.stddev, b.wall.mean, "-");
+        } else {
+            std::printf("%-10d %14.1f %10.1f %12.3f %13.2fx %10.2f\n", b.seqs, b.total_tps.mean,
+                        b.total_tps.stddev, b.wall.mean, b.wall_vs_one.mean, b.wall_vs_one.stddev);
+        }
     }
     std::printf(
         "\nmemory     peak RSS %s, after load %s; file %s + KV cache %s + 64 MiB = %s (%s)\n",
