@@ -153,6 +153,18 @@ TEST(Bench, RunsOnATinyModel) {
     ASSERT_EQ(j["batched"].size(), 2u);
     EXPECT_EQ(j["batched"][1]["sequences"], 3);
     EXPECT_GT(j["batched"][1]["total_tokens_per_second"]["mean"].get<double>(), 0);
+    // Wall time relative to one sequence, per round: each round's 3 sequences over that round's
+    // one, so one sequence's own ratios are exactly 1.
+    for (int row = 0; row < 2; ++row) {
+        const auto& rel = j["batched"][row]["wall_relative_to_one"];
+        const auto& wall = j["batched"][row]["wall_seconds"]["values"];
+        ASSERT_EQ(rel["values"].size(), 2u);
+        for (int round = 0; round < 2; ++round)
+            EXPECT_DOUBLE_EQ(rel["values"][round].get<double>(),
+                             wall[round].get<double>() /
+                                 j["batched"][0]["wall_seconds"]["values"][round].get<double>());
+    }
+    EXPECT_EQ(j["batched"][0]["wall_relative_to_one"]["mean"].get<double>(), 1.0);
     EXPECT_GT(j["memory"]["rss_peak_bytes"].get<double>(), 0);
 
     // The table names every test and the thread count.
@@ -162,6 +174,10 @@ TEST(Bench, RunsOnATinyModel) {
     EXPECT_NE(t.out.find("pp8"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("tg4"), std::string::npos) << t.out;
     EXPECT_NE(t.out.find("1 threads"), std::string::npos) << t.out;
+    // Without a one-sequence row there is nothing to compare with.
+    EXPECT_NE(t.out.find("wall vs 1 seq"), std::string::npos) << t.out;
+    const auto row = t.out.substr(t.out.rfind("\n2 "));
+    EXPECT_NE(row.find(" -"), std::string::npos) << t.out;
 }
 
 // The bound on generation is the rate of reading a buffer the size of the weights (a small
