@@ -226,9 +226,11 @@ int run_bench(const BenchOptions& opt) {
     const KvCache& kv = bench.ctx().kv_cache();
     const uint64_t kv_bytes = kv.bytes();
 
-    // Warm-up (first touches of scratch buffers, caches, CPU frequency).
+    // Warm-up (first touches of scratch buffers, caches, CPU frequency), batched steps of the
+    // largest batch included: their buffers would otherwise be grown inside the first round.
     bench.prompt(std::min(opt.prompt, 32));
     bench.generate(std::min(opt.generate, 4));
+    bench.batched(max_batch, std::min(opt.prompt, 32), std::min(opt.generate, 4));
 
     std::vector<double> pp, tg;
     for (int r = 0; r < opt.reps; ++r) pp.push_back(opt.prompt / bench.prompt(opt.prompt));
