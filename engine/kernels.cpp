@@ -1023,7 +1023,13 @@ void score_block(const float* const* q, const float* kt, int head_dim, float sca
     for (int i = 0; i < Q; ++i) _mm512_storeu_ps(out[i], _mm512_mul_ps(acc[i], vscale));
 }
 
-// attend_tokens on AVX-512 (head_dim_k a multiple of 16, head_dim_v 64 or 128).
+// Head sizes the AVX-512 attention takes: K rows of whole vectors, V rows of 2, 4 or 8 (the
+// weighted sums stay in registers).
+bool avx512_attends(int head_dim_k, int head_dim_v) {
+    return head_dim_k % 16 == 0 && (head_dim_v == 32 || head_dim_v == 64 || head_dim_v == 128);
+}
+
+// attend_tokens on AVX-512 (see avx512_attends).
 void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_heads,
                           const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
                           std::span<const int32_t> cells, std::span<const int32_t> counts,
@@ -1082,14 +1088,16 @@ void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_h
     }
 
     // Values: each V row is converted once for a group of queries.
-    const int per_group = head_dim_v == 64 ? 6 : 3;
+    const int per_group = head_dim_v == 128 ? 3 : 6;
     for (int i = 0; i < n_queries; i += per_group) {
         const int g = std::min(per_group, n_queries - i);
         const float* const* ps = sp.data() + i;
         float* const* os = op.data() + i;
         with_count<6>(g, [&](auto queries) {
             constexpr int G = decltype(queries)::value;
-            if (head_dim_v == 64)
+            if (head_dim_v == 32)
+                weigh_values<2, G>(ps, v, v_stride, cells, n, os);
+            else if (head_dim_v == 64)
                 weigh_values<4, G>(ps, v, v_stride, cells, n, os);
             else if constexpr (G <= 3)
                 weigh_values<8, G>(ps, v, v_stride, cells, n, os);
@@ -1123,8 +1131,10 @@ void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, con
     // F16 for the K·q products and the softmax weights are rounded to F16 before weighting V.
     // Matching these roundings keeps logits within ~1e-5 of llama.cpp's.
 #if defined(__AVX512F__)
-    if (head_dim_k % 16 == 0 && (head_dim_v == 64 || head_dim_v == 128)) {
-        const auto some = head_dim_v == 64 ? &attend_some_heads<4> : &attend_some_heads<8>;
+    if (avx512_attends(head_dim_k, head_dim_v)) {
+        const auto some = head_dim_v == 32   ? &attend_some_heads<2>
+                          : head_dim_v == 64 ? &attend_some_heads<4>
+                                             : &attend_some_heads<8>;
         for (int h = 0; h < n_heads;) {
             h += some(n_heads - h, q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k,
                       scale, scores + h * n, out + h * head_dim_v);
@@ -1142,7 +1152,7 @@ void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, c
                    std::span<const int32_t> cells, std::span<const int32_t> counts, int head_dim_k,
                    int head_dim_v, float scale, float* scores, float* out, size_t out_stride) {
 #if defined(__AVX512F__)
-    if (head_dim_k % 16 == 0 && (head_dim_v == 64 || head_dim_v == 128)) {
+    if (avx512_attends(head_dim_k, head_dim_v)) {
         attend_tokens_avx512(q, q_stride, n_tokens, n_heads, k, k_stride, v, v_stride, cells,
                              counts, head_dim_k, head_dim_v, scale, scores, out, out_stride);
         return;
