@@ -15,6 +15,8 @@ import json
 import sys
 
 
+# Answers compare as written: the arithmetic set's are whole numbers, which ponder prints as they
+# are (its own count of ponder's choices equals `ponder eval`'s accuracy).
 def same(answer, expected):
     return str(answer).strip() == str(expected).strip()
 
