@@ -152,14 +152,15 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
     const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
 
     // Place the tokens in free cells, so tokens of this batch can see each other.
-    kv_.find_free(n, s.cells);
-    s.pos.resize(static_cast<size_t>(n));
     s.seq.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        s.seq[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].seq;
+    kv_.find_free(s.seq, s.cells);
+    s.pos.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
         const BatchEntry& e = entries[static_cast<size_t>(i)];
         kv_.occupy(s.cells[static_cast<size_t>(i)], e.pos, e.seq);
         s.pos[static_cast<size_t>(i)] = e.pos;
-        s.seq[static_cast<size_t>(i)] = e.seq;
     }
 
     // Each token attends to the cells of its own sequence at or before its position.
@@ -273,8 +274,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                     // The cache holds F16, as llama.cpp's default cache.
                     const int32_t cell = s.cells[static_cast<size_t>(i)];
                     for (int64_t g = 0; g < c.n_head_kv; ++g) {
-                        fp32_to_fp16_row(ki + g * hd_k, kv_.k(static_cast<int64_t>(l), g, cell),
-                                         hd_k);
+                        kv_.store_key(static_cast<int64_t>(l), g, cell, ki + g * hd_k);
                         fp32_to_fp16_row(s.v.data() + i * v_dim + g * hd_v,
                                          kv_.v(static_cast<int64_t>(l), g, cell), hd_v);
                     }
@@ -312,15 +312,14 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                                                      s.visible_end[last] - s.visible_begin[last]);
                 const float* q = s.q.data() + first * q_dim + h * hd_k;
                 float* out = s.attn.data() + first * attn_dim + h * hd_v;
-                const uint16_t* k = kv_.k(static_cast<int64_t>(l), g, 0);
+                const uint16_t* k = kv_.key_blocks(static_cast<int64_t>(l), g);
                 const uint16_t* v = kv_.v(static_cast<int64_t>(l), g, 0);
                 if (count == 1)
-                    attend(q, static_cast<int>(group), k, static_cast<size_t>(hd_k), v,
-                           static_cast<size_t>(hd_v), cells, static_cast<int>(hd_k),
-                           static_cast<int>(hd_v), attn_scale, scores, out);
+                    attend(q, static_cast<int>(group), k, v, static_cast<size_t>(hd_v), cells,
+                           static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores, out);
                 else
                     attend_tokens(q, static_cast<size_t>(q_dim), count, static_cast<int>(group), k,
-                                  static_cast<size_t>(hd_k), v, static_cast<size_t>(hd_v), cells,
+                                  v, static_cast<size_t>(hd_v), cells,
                                   std::span<const int32_t>(s.tile_counts.data() + first,
                                                            static_cast<size_t>(count)),
                                   static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale,
@@ -373,9 +372,9 @@ void Context::apply_kv_shift() {
         rope_cache(c.rope, static_cast<float>(kc.shift), rc.data());
         for (int64_t l = 0; l < c.n_layer; ++l)
             for (int64_t g = 0; g < c.n_head_kv; ++g) {
-                fp16_to_fp32_row(kv_.k(l, g, cell), key.data(), c.head_dim_k);
+                kv_.load_key(l, g, cell, key.data());
                 rope_apply(c.rope, rc.data(), key.data(), 1, static_cast<int>(c.head_dim_k));
-                fp32_to_fp16_row(key.data(), kv_.k(l, g, cell), c.head_dim_k);
+                kv_.store_key(l, g, cell, key.data());
             }
     }
     kv_.shift_applied();

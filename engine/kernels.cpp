@@ -815,32 +815,6 @@ void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) {
 
 namespace {
 
-// q · k for an F32 query and an F16 key (16 lanes, as dot_f32).
-float dot_f32_f16(const float* q, const uint16_t* k, int n) {
-    int i = 0;
-    float total = 0;
-#if defined(__AVX512F__)
-    __m512 acc = _mm512_setzero_ps();
-    for (; i + 16 <= n; i += 16)
-        acc = _mm512_fmadd_ps(
-            _mm512_loadu_ps(q + i),
-            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i))), acc);
-    total = _mm512_reduce_add_ps(acc);
-#elif defined(__F16C__) && defined(__FMA__)
-    __m256 acc = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(
-            _mm256_loadu_ps(q + i),
-            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i))), acc);
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    total = _mm_cvtss_f32(r);
-#endif
-    for (; i < n; ++i) total += q[i] * fp16_to_fp32(k[i]);
-    return total;
-}
-
 // out += p · v for an F16 row v.
 void axpy_f16(float p, const uint16_t* v, float* out, int n) {
     int i = 0;
@@ -853,42 +827,142 @@ void axpy_f16(float p, const uint16_t* v, float* out, int n) {
                 vp, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i))),
                 _mm256_loadu_ps(out + i)));
 #endif
-    for (; i < n; ++i) out[i] += p * fp16_to_fp32(v[i]);
+    for (; i < n; ++i) out[i] = std::fma(p, fp16_to_fp32(v[i]), out[i]);
 }
 
-// One query head: the reference every path below reproduces bit for bit.
-void attend_head(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v,
-                 size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
-                 float scale, float* scores, float* out) {
-    const int64_t n = static_cast<int64_t>(cells.size());
-    float q16[kMaxHeadDim];
-    round_to_fp16_row(q, q16, head_dim_k);
-    for (int64_t j = 0; j < n; ++j)
-        scores[j] =
-            dot_f32_f16(q16, k + static_cast<size_t>(cells[j]) * k_stride, head_dim_k) * scale;
-    softmax(scores, n);
-    round_to_fp16_row(scores, scores, n);
-    std::fill(out, out + head_dim_v, 0.0f);
-    for (int64_t j = 0; j < n; ++j)
-        axpy_f16(scores[j], v + static_cast<size_t>(cells[j]) * v_stride, out, head_dim_v);
+// Calls fn(std::integral_constant<int, n>{}) for a runtime n in 1..Max: kernels whose
+// register tiles are sized by a template argument are picked with it.
+template <int Max, typename Fn>
+void with_count(int n, Fn&& fn) {
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+        (void)((n == I + 1 ? (fn(std::integral_constant<int, I + 1>{}), true) : false) || ...);
+    }
+    (std::make_integer_sequence<int, Max>{});
+}
+
+// Scores of Q queries (F16-rounded, head_dim values each) against the 16 cells of each of NB
+// key blocks (engine/key_blocks.h): out[i][16 b + c] = scale · Σ_d q_i[d] · K_b[d][c], each
+// lane summing over d in order with fused multiply-adds from zero. Every path scores exactly
+// so: a score does not depend on the instruction set, on how many queries or blocks share the
+// call, or on which block its cell is in. Several blocks at once keep more sums in flight
+// (each is a chain of dependent multiply-adds: with 3 queries over one block at a time, a
+// token's scores took 27% longer).
+template <int Q, int NB>
+void score_blocks(const float* const* q, const uint16_t* const* blocks, int head_dim, float scale,
+                  float* const* out) {
+#if defined(__AVX512F__)
+    __m512 acc[NB][Q];
+    for (int b = 0; b < NB; ++b)
+        for (int i = 0; i < Q; ++i) acc[b][i] = _mm512_setzero_ps();
+    for (int d = 0; d < head_dim; ++d)
+        for (int b = 0; b < NB; ++b) {
+            const __m512 k = _mm512_cvtph_ps(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blocks[b] + kKeyBlock * d)));
+            for (int i = 0; i < Q; ++i)
+                acc[b][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d]), k, acc[b][i]);
+        }
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int b = 0; b < NB; ++b)
+        for (int i = 0; i < Q; ++i)
+            _mm512_storeu_ps(out[i] + kKeyBlock * b, _mm512_mul_ps(acc[b][i], vscale));
+#elif defined(__F16C__) && defined(__FMA__)
+    __m256 acc[NB][Q][2];
+    for (int b = 0; b < NB; ++b)
+        for (int i = 0; i < Q; ++i) acc[b][i][0] = acc[b][i][1] = _mm256_setzero_ps();
+    for (int d = 0; d < head_dim; ++d)
+        for (int b = 0; b < NB; ++b) {
+            const uint16_t* row = blocks[b] + kKeyBlock * d;
+            const __m256 k0 =
+                _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row)));
+            const __m256 k1 =
+                _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 8)));
+            for (int i = 0; i < Q; ++i) {
+                const __m256 qd = _mm256_set1_ps(q[i][d]);
+                acc[b][i][0] = _mm256_fmadd_ps(qd, k0, acc[b][i][0]);
+                acc[b][i][1] = _mm256_fmadd_ps(qd, k1, acc[b][i][1]);
+            }
+        }
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (int b = 0; b < NB; ++b)
+        for (int i = 0; i < Q; ++i) {
+            _mm256_storeu_ps(out[i] + kKeyBlock * b, _mm256_mul_ps(acc[b][i][0], vscale));
+            _mm256_storeu_ps(out[i] + kKeyBlock * b + 8, _mm256_mul_ps(acc[b][i][1], vscale));
+        }
+#else
+    for (int b = 0; b < NB; ++b) {
+        float acc[Q][kKeyBlock] = {};
+        for (int d = 0; d < head_dim; ++d)
+            for (int c = 0; c < kKeyBlock; ++c) {
+                const float k = fp16_to_fp32(blocks[b][kKeyBlock * d + c]);
+                for (int i = 0; i < Q; ++i) acc[i][c] = std::fma(q[i][d], k, acc[i][c]);
+            }
+        for (int i = 0; i < Q; ++i)
+            for (int c = 0; c < kKeyBlock; ++c) out[i][kKeyBlock * b + c] = acc[i][c] * scale;
+    }
+#endif
+}
+
+// The 16 listed cells from c[0] are one whole block, in order.
+bool whole_block(const int32_t* c) {
+    if (c[0] % kKeyBlock != 0) return false;
+    for (int i = 1; i < kKeyBlock; ++i)
+        if (c[i] != c[0] + i) return false;
+    return true;
+}
+
+// Scores of Q queries over the listed cells of one head's keys: out[i][j] for cells[j]. Runs of
+// listed cells that are whole blocks are scored straight into place, several blocks at a time;
+// otherwise the block of the next listed cell is scored aside and the listed cells that follow
+// in it are picked out.
+template <int Q>
+void score_cells(const float* const* q, const uint16_t* k, std::span<const int32_t> cells,
+                 int head_dim, float scale, float* const* out) {
+    constexpr int kBlocksAtOnce = Q <= 6 ? 4 : 3;  // Q · blocks sums in registers
+    const auto n = static_cast<int64_t>(cells.size());
+    const size_t block_size = static_cast<size_t>(kKeyBlock) * static_cast<size_t>(head_dim);
+    auto keys = [&](int64_t j) {
+        return k + static_cast<size_t>(cells[static_cast<size_t>(j)] / kKeyBlock) * block_size;
+    };
+    alignas(64) float aside[Q][kKeyBlock];
+    float* aside_rows[Q];
+    float* dst[Q];
+    for (int i = 0; i < Q; ++i) aside_rows[i] = aside[i];
+    for (int64_t j = 0; j < n;) {
+        const uint16_t* blocks[kBlocksAtOnce];
+        int whole = 0;
+        while (whole < kBlocksAtOnce && j + kKeyBlock * (whole + 1) <= n &&
+               whole_block(cells.data() + j + kKeyBlock * whole)) {
+            blocks[whole] = keys(j + kKeyBlock * whole);
+            ++whole;
+        }
+        if (whole > 0) {
+            for (int i = 0; i < Q; ++i) dst[i] = out[i] + j;
+            with_count<kBlocksAtOnce>(whole, [&](auto nb) {
+                score_blocks<Q, decltype(nb)::value>(q, blocks, head_dim, scale, dst);
+            });
+            j += kKeyBlock * whole;
+            continue;
+        }
+        blocks[0] = keys(j);
+        score_blocks<Q, 1>(q, blocks, head_dim, scale, aside_rows);
+        const int32_t block = cells[static_cast<size_t>(j)] / kKeyBlock;
+        for (; j < n && cells[static_cast<size_t>(j)] / kKeyBlock == block; ++j)
+            for (int i = 0; i < Q; ++i)
+                out[i][j] = aside[i][cells[static_cast<size_t>(j)] % kKeyBlock];
+    }
+}
+
+// Scores of any number of queries, up to 8 at a time (their accumulators stay in registers).
+void score_queries(const float* const* q, int n_queries, const uint16_t* k,
+                   std::span<const int32_t> cells, int head_dim, float scale, float* const* out) {
+    constexpr int kMaxQueries = 8;
+    for (int i = 0; i < n_queries; i += kMaxQueries)
+        with_count<kMaxQueries>(std::min(kMaxQueries, n_queries - i), [&](auto queries) {
+            score_cells<decltype(queries)::value>(q + i, k, cells, head_dim, scale, out + i);
+        });
 }
 
 #if defined(__AVX512F__)
-// The sums of four vectors, in lanes 0, 4, 8 and 12, each added up in _mm512_reduce_add_ps's
-// order (lane i with i+8, then with i+4, i+2, i+1), so that they equal its results bit for bit.
-__m512 reduce_add_4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-    // [a0 hi + a0 lo, a1 hi + a1 lo] and the same for a2, a3: 8 lanes each.
-    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, _MM_SHUFFLE(3, 2, 3, 2)),
-                                     _mm512_shuffle_f32x4(a0, a1, _MM_SHUFFLE(1, 0, 1, 0)));
-    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, _MM_SHUFFLE(3, 2, 3, 2)),
-                                     _mm512_shuffle_f32x4(a2, a3, _MM_SHUFFLE(1, 0, 1, 0)));
-    // Each 128-bit chunk c: the upper four lanes of a_c's eight plus the lower four.
-    const __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)),
-                                   _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)));
-    const __m512 x = _mm512_add_ps(w, _mm512_permute_ps(w, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm512_add_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(2, 3, 0, 1)));
-}
-
 // out_i = Σ_j p_i[j] V[cells[j]] for up to G queries over the first n cells, in cell order.
 template <int NV, int G>
 void weigh_values(const float* const* p, const uint16_t* v, size_t v_stride,
@@ -908,137 +982,77 @@ void weigh_values(const float* const* p, const uint16_t* v, size_t v_stride,
     for (int g = 0; g < G; ++g)
         for (int r = 0; r < NV; ++r) _mm512_storeu_ps(out[g] + 16 * r, acc[g][r]);
 }
+#endif
 
-// G query heads that share a KV head, 16·NV values each: every K and V row is loaded and
-// converted once for all of them, and the weighted sums stay in registers across the cells.
-// Per head, the same operations in the same order as attend_head.
-template <int NV, int G>
-void attend_heads(const float* q, const uint16_t* k, size_t k_stride, const uint16_t* v,
-                  size_t v_stride, std::span<const int32_t> cells, int head_dim_k, float scale,
-                  float* scores, float* out) {
+// out_i = Σ_j p_i[j] V[cells[j]] over the first n cells, in cell order, one fused multiply-add
+// per value and cell from zero. With AVX-512 and V rows of 2, 4 or 8 vectors, each V row is
+// converted once for a group of queries and the sums stay in registers.
+void weigh_queries(const float* const* p, int n_queries, const uint16_t* v, size_t v_stride,
+                   std::span<const int32_t> cells, int64_t n, int head_dim_v, float* const* out) {
+#if defined(__AVX512F__)
+    if (head_dim_v == 32 || head_dim_v == 64 || head_dim_v == 128) {
+        const int per_group = head_dim_v == 128 ? 3 : 6;  // G · NV accumulators of 32 registers
+        for (int i = 0; i < n_queries; i += per_group) {
+            with_count<6>(std::min(per_group, n_queries - i), [&](auto queries) {
+                constexpr int G = decltype(queries)::value;
+                if (head_dim_v == 32)
+                    weigh_values<2, G>(p + i, v, v_stride, cells, n, out + i);
+                else if (head_dim_v == 64)
+                    weigh_values<4, G>(p + i, v, v_stride, cells, n, out + i);
+                else if constexpr (G <= 3)
+                    weigh_values<8, G>(p + i, v, v_stride, cells, n, out + i);
+            });
+        }
+        return;
+    }
+#endif
+    for (int i = 0; i < n_queries; ++i) {
+        std::fill(out[i], out[i] + head_dim_v, 0.0f);
+        for (int64_t j = 0; j < n; ++j)
+            axpy_f16(p[i][j], v + static_cast<size_t>(cells[static_cast<size_t>(j)]) * v_stride,
+                     out[i], head_dim_v);
+    }
+}
+
+}  // namespace
+
+void attend(const float* q, int n_heads, const uint16_t* k, const uint16_t* v, size_t v_stride,
+            std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
+            float* scores, float* out) {
     const int64_t n = static_cast<int64_t>(cells.size());
-    float q16[G][kMaxHeadDim];
-    for (int g = 0; g < G; ++g) round_to_fp16_row(q + g * head_dim_k, q16[g], head_dim_k);
-    const __m512 vscale = _mm512_set1_ps(scale);
-    int64_t j = 0;
-    // Four cells at a time: their dot products are reduced together, which costs a third of
-    // four separate reductions.
-    for (; j + 4 <= n; j += 4) {
-        const uint16_t* rows[4];
-        for (int c = 0; c < 4; ++c) rows[c] = k + static_cast<size_t>(cells[j + c]) * k_stride;
-        __m512 acc[G][4];
-        for (int g = 0; g < G; ++g)
-            for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_setzero_ps();
-        for (int d = 0; d < head_dim_k; d += 16) {
-            __m512 qv[G];
-            for (int g = 0; g < G; ++g) qv[g] = _mm512_loadu_ps(q16[g] + d);
-            for (int c = 0; c < 4; ++c) {
-                const __m512 kv = _mm512_cvtph_ps(
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows[c] + d)));
-                for (int g = 0; g < G; ++g) acc[g][c] = _mm512_fmadd_ps(qv[g], kv, acc[g][c]);
-            }
+    // As llama.cpp's default (non-flash) attention with its F16 cache: the query is rounded to
+    // F16 for the K·q products and the softmax weights are rounded to F16 before weighting V.
+    // Matching these roundings keeps logits within ~1e-5 of llama.cpp's.
+    constexpr int kHeadsAtOnce = 8;
+    for (int h0 = 0; h0 < n_heads; h0 += kHeadsAtOnce) {
+        const int heads = std::min(kHeadsAtOnce, n_heads - h0);
+        float q16[kHeadsAtOnce][kMaxHeadDim];
+        const float* qs[kHeadsAtOnce];
+        float* rows[kHeadsAtOnce];
+        float* outs[kHeadsAtOnce];
+        for (int i = 0; i < heads; ++i) {
+            round_to_fp16_row(q + (h0 + i) * head_dim_k, q16[i], head_dim_k);
+            qs[i] = q16[i];
+            rows[i] = scores + (h0 + i) * n;
+            outs[i] = out + (h0 + i) * head_dim_v;
         }
-        for (int g = 0; g < G; ++g)
-            _mm512_mask_compressstoreu_ps(
-                scores + g * n + j, 0x1111,
-                _mm512_mul_ps(reduce_add_4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]), vscale));
-    }
-    for (; j < n; ++j) {
-        const uint16_t* row = k + static_cast<size_t>(cells[j]) * k_stride;
-        __m512 acc[G];
-        for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_ps();
-        for (int d = 0; d < head_dim_k; d += 16) {
-            const __m512 kv =
-                _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + d)));
-            for (int g = 0; g < G; ++g)
-                acc[g] = _mm512_fmadd_ps(_mm512_loadu_ps(q16[g] + d), kv, acc[g]);
+        score_queries(qs, heads, k, cells, head_dim_k, scale, rows);
+        for (int i = 0; i < heads; ++i) {
+            softmax(rows[i], n);
+            round_to_fp16_row(rows[i], rows[i], n);
         }
-        for (int g = 0; g < G; ++g) scores[g * n + j] = _mm512_reduce_add_ps(acc[g]) * scale;
-    }
-    for (int g = 0; g < G; ++g) {
-        softmax(scores + g * n, n);
-        round_to_fp16_row(scores + g * n, scores + g * n, n);
-    }
-    const float* weights[G];
-    float* outs[G];
-    for (int g = 0; g < G; ++g) {
-        weights[g] = scores + g * n;
-        outs[g] = out + g * 16 * NV;
-    }
-    weigh_values<NV, G>(weights, v, v_stride, cells, n, outs);
-}
-
-// Calls fn(std::integral_constant<int, n>{}) for a runtime n in 1..Max: kernels whose
-// register tiles are sized by a template argument are picked with it.
-template <int Max, typename Fn>
-void with_count(int n, Fn&& fn) {
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-        (void)((n == I + 1 ? (fn(std::integral_constant<int, I + 1>{}), true) : false) || ...);
-    }
-    (std::make_integer_sequence<int, Max>{});
-}
-
-// Transposes 16 rows of 16 floats in registers: afterwards r[j] holds element j of every row.
-void transpose_16x16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 8; ++i) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // u[4g + c], 128-bit lane L: column 4L + c of rows 4g..4g+3.
-    __m512 u[16];
-    for (int g = 0; g < 4; ++g) {
-        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
-        const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
-        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int c = 0; c < 4; ++c) {
-        const __m512 w1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(2, 0, 2, 0));
-        const __m512 w2 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 1, 3, 1));
-        const __m512 x1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(2, 0, 2, 0));
-        const __m512 x2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 1, 3, 1));
-        r[c] = _mm512_shuffle_f32x4(w1, x1, _MM_SHUFFLE(2, 0, 2, 0));
-        r[8 + c] = _mm512_shuffle_f32x4(w1, x1, _MM_SHUFFLE(3, 1, 3, 1));
-        r[4 + c] = _mm512_shuffle_f32x4(w2, x2, _MM_SHUFFLE(2, 0, 2, 0));
-        r[12 + c] = _mm512_shuffle_f32x4(w2, x2, _MM_SHUFFLE(3, 1, 3, 1));
+        weigh_queries(rows, heads, v, v_stride, cells, n, head_dim_v, outs);
     }
 }
 
-// Scores of up to 8 queries (F16-rounded, head_dim values each) against 16 keys held
-// transposed in kt (kt[16 d + c]: dimension d of key c): out[i][c] = scale · q_i · key_c,
-// each lane summing over the dimensions in order.
-template <int Q>
-void score_block(const float* const* q, const float* kt, int head_dim, float scale,
-                 float* const* out) {
-    __m512 acc[Q];
-    for (int i = 0; i < Q; ++i) acc[i] = _mm512_setzero_ps();
-    for (int d = 0; d < head_dim; ++d) {
-        const __m512 k = _mm512_load_ps(kt + 16 * d);
-        for (int i = 0; i < Q; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d]), k, acc[i]);
-    }
-    const __m512 vscale = _mm512_set1_ps(scale);
-    for (int i = 0; i < Q; ++i) _mm512_storeu_ps(out[i], _mm512_mul_ps(acc[i], vscale));
-}
-
-// Head sizes the AVX-512 attention takes: K rows of whole vectors, V rows of 2, 4 or 8 (the
-// weighted sums stay in registers).
-bool avx512_attends(int head_dim_k, int head_dim_v) {
-    return head_dim_k % 16 == 0 && (head_dim_v == 32 || head_dim_v == 64 || head_dim_v == 128);
-}
-
-// attend_tokens on AVX-512 (see avx512_attends).
-void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_heads,
-                          const uint16_t* k, size_t k_stride, const uint16_t* v, size_t v_stride,
-                          std::span<const int32_t> cells, std::span<const int32_t> counts,
-                          int head_dim_k, int head_dim_v, float scale, float* scores, float* out,
-                          size_t out_stride) {
+void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, const uint16_t* k,
+                   const uint16_t* v, size_t v_stride, std::span<const int32_t> cells,
+                   std::span<const int32_t> counts, int head_dim_k, int head_dim_v, float scale,
+                   float* scores, float* out, size_t out_stride) {
     const int n_queries = n_tokens * n_heads;
     const int64_t n = counts[static_cast<size_t>(n_tokens - 1)];
-    const int64_t width = (n + 15) / 16 * 16;  // each query's score row, whole blocks
-    // The queries rounded to F16, as attend_head does.
+    const int64_t width = (n + 15) / 16 * 16;  // each query's score row
+    // The queries rounded to F16, as attend does.
     std::vector<float> q16(static_cast<size_t>(n_queries * head_dim_k));
     std::vector<const float*> qp(static_cast<size_t>(n_queries));
     std::vector<float*> sp(static_cast<size_t>(n_queries)), op(static_cast<size_t>(n_queries));
@@ -1051,33 +1065,9 @@ void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_h
             sp[static_cast<size_t>(i)] = scores + i * width;
             op[static_cast<size_t>(i)] = out + t * out_stride + h * head_dim_v;
         }
-
-    // Scores: each block of 16 keys is converted and transposed once for every query.
-    alignas(64) float kt[16 * kMaxHeadDim];
-    std::vector<float*> block_out(static_cast<size_t>(n_queries));
-    for (int64_t j0 = 0; j0 < n; j0 += 16) {
-        const int rows = static_cast<int>(std::min<int64_t>(16, n - j0));
-        for (int d0 = 0; d0 < head_dim_k; d0 += 16) {
-            __m512 r[16];
-            for (int c = 0; c < 16; ++c)
-                r[c] = c < rows
-                           ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-                                 k + static_cast<size_t>(cells[j0 + c]) * k_stride + d0)))
-                           : _mm512_setzero_ps();
-            transpose_16x16(r);
-            for (int d = 0; d < 16; ++d) _mm512_store_ps(kt + 16 * (d0 + d), r[d]);
-        }
-        for (int i = 0; i < n_queries; ++i)
-            block_out[static_cast<size_t>(i)] = sp[static_cast<size_t>(i)] + j0;
-        for (int i = 0; i < n_queries; i += 8) {
-            const float* const* qs = qp.data() + i;
-            float* const* os = block_out.data() + i;
-            with_count<8>(std::min(8, n_queries - i), [&](auto queries) {
-                score_block<decltype(queries)::value>(qs, kt, head_dim_k, scale, os);
-            });
-        }
-    }
-
+    // Every query is scored against all n cells: each block is read once for all of them.
+    const std::span<const int32_t> seen_by_last = cells.first(static_cast<size_t>(n));
+    score_queries(qp.data(), n_queries, k, seen_by_last, head_dim_k, scale, sp.data());
     // Softmax over each token's own cells; the weights of cells it does not see are zero.
     for (int i = 0; i < n_queries; ++i) {
         const int64_t seen = counts[static_cast<size_t>(i / n_heads)];
@@ -1086,82 +1076,7 @@ void attend_tokens_avx512(const float* q, size_t q_stride, int n_tokens, int n_h
         round_to_fp16_row(row, row, seen);
         std::fill(row + seen, row + n, 0.0f);
     }
-
-    // Values: each V row is converted once for a group of queries.
-    const int per_group = head_dim_v == 128 ? 3 : 6;
-    for (int i = 0; i < n_queries; i += per_group) {
-        const int g = std::min(per_group, n_queries - i);
-        const float* const* ps = sp.data() + i;
-        float* const* os = op.data() + i;
-        with_count<6>(g, [&](auto queries) {
-            constexpr int G = decltype(queries)::value;
-            if (head_dim_v == 32)
-                weigh_values<2, G>(ps, v, v_stride, cells, n, os);
-            else if (head_dim_v == 64)
-                weigh_values<4, G>(ps, v, v_stride, cells, n, os);
-            else if constexpr (G <= 3)
-                weigh_values<8, G>(ps, v, v_stride, cells, n, os);
-        });
-    }
-}
-
-// Up to kMaxHeads heads of a group at a time; the returned count were done.
-template <int NV>
-int attend_some_heads(int heads, const float* q, const uint16_t* k, size_t k_stride,
-                      const uint16_t* v, size_t v_stride, std::span<const int32_t> cells,
-                      int head_dim_k, float scale, float* scores, float* out) {
-    // G·NV accumulators must fit the 32 vector registers with room to spare.
-    constexpr int kMaxHeads = NV <= 4 ? 4 : 2;
-    const int g = std::min(heads, kMaxHeads);
-    with_count<kMaxHeads>(g, [&](auto heads_now) {
-        attend_heads<NV, decltype(heads_now)::value>(q, k, k_stride, v, v_stride, cells, head_dim_k,
-                                                     scale, scores, out);
-    });
-    return g;
-}
-#endif
-
-}  // namespace
-
-void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, const uint16_t* v,
-            size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
-            float scale, float* scores, float* out) {
-    const int64_t n = static_cast<int64_t>(cells.size());
-    // As llama.cpp's default (non-flash) attention with its F16 cache: the query is rounded to
-    // F16 for the K·q products and the softmax weights are rounded to F16 before weighting V.
-    // Matching these roundings keeps logits within ~1e-5 of llama.cpp's.
-#if defined(__AVX512F__)
-    if (avx512_attends(head_dim_k, head_dim_v)) {
-        const auto some = head_dim_v == 32   ? &attend_some_heads<2>
-                          : head_dim_v == 64 ? &attend_some_heads<4>
-                                             : &attend_some_heads<8>;
-        for (int h = 0; h < n_heads;) {
-            h += some(n_heads - h, q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k,
-                      scale, scores + h * n, out + h * head_dim_v);
-        }
-        return;
-    }
-#endif
-    for (int h = 0; h < n_heads; ++h)
-        attend_head(q + h * head_dim_k, k, k_stride, v, v_stride, cells, head_dim_k, head_dim_v,
-                    scale, scores + h * n, out + h * head_dim_v);
-}
-
-void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, const uint16_t* k,
-                   size_t k_stride, const uint16_t* v, size_t v_stride,
-                   std::span<const int32_t> cells, std::span<const int32_t> counts, int head_dim_k,
-                   int head_dim_v, float scale, float* scores, float* out, size_t out_stride) {
-#if defined(__AVX512F__)
-    if (avx512_attends(head_dim_k, head_dim_v)) {
-        attend_tokens_avx512(q, q_stride, n_tokens, n_heads, k, k_stride, v, v_stride, cells,
-                             counts, head_dim_k, head_dim_v, scale, scores, out, out_stride);
-        return;
-    }
-#endif
-    for (int t = 0; t < n_tokens; ++t)
-        attend(q + t * q_stride, n_heads, k, k_stride, v, v_stride,
-               cells.first(static_cast<size_t>(counts[static_cast<size_t>(t)])), head_dim_k,
-               head_dim_v, scale, scores, out + t * out_stride);
+    weigh_queries(sp.data(), n_queries, v, v_stride, seen_by_last, n, head_dim_v, op.data());
 }
 
 }  // namespace ponder

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/ggml_type.h"
+#include "engine/key_blocks.h"
 
 namespace ponder {
 
@@ -172,25 +173,24 @@ void rope_apply(const RopeParams& p, const float* cache, float* x, int n_heads, 
 constexpr int kMaxHeadDim = 512;
 // `n_heads` query heads that share one KV head (consecutive in q and in out) against the KV
 // cells listed in `cells`, whose keys and values are F16 (as in llama.cpp's default cache):
-// per head, scores = q·K[c] * scale, softmax, out = Σ p_c V[c]. K rows start at
-// k + c * k_stride (likewise V). `scores` holds n_heads * cells.size() floats. Each head's
-// result is the same whatever n_heads is.
-void attend(const float* q, int n_heads, const uint16_t* k, size_t k_stride, const uint16_t* v,
-            size_t v_stride, std::span<const int32_t> cells, int head_dim_k, int head_dim_v,
-            float scale, float* scores, float* out);
+// per head, scores = q·K[c] * scale, softmax, out = Σ p_c V[c]. Keys are one head's transposed
+// blocks of 16 cells from k (engine/key_blocks.h); V rows start at v + c * v_stride. `scores`
+// holds n_heads * cells.size() floats. A score sums over the dimensions in order, so each
+// head's result is the same whatever n_heads is and whatever blocks its cells are in.
+void attend(const float* q, int n_heads, const uint16_t* k, const uint16_t* v, size_t v_stride,
+            std::span<const int32_t> cells, int head_dim_k, int head_dim_v, float scale,
+            float* scores, float* out);
 
 // Several consecutive prompt tokens of one sequence, each with `n_heads` query heads sharing
 // one KV head (token t's heads at q + t·q_stride, its output at out + t·out_stride): token t
 // attends to the first counts[t] of `cells` (nondecreasing: each token sees what the one before
-// it sees, and its own cell). Each block of 16 keys is converted and transposed once for all
-// the queries, so a score is one lane's sum over the dimensions, where attend sums 16 lanes
-// and then the lanes: results agree with attend's to float rounding, not bit for bit, and do
-// not depend on how many tokens share the call. `scores` holds
+// it sees, and its own cell). Each key block is read once for all the queries, and each token's
+// result equals attend's for it. `scores` holds
 // n_tokens · n_heads · (counts.back() rounded up to 16) floats.
 void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, const uint16_t* k,
-                   size_t k_stride, const uint16_t* v, size_t v_stride,
-                   std::span<const int32_t> cells, std::span<const int32_t> counts, int head_dim_k,
-                   int head_dim_v, float scale, float* scores, float* out, size_t out_stride);
+                   const uint16_t* v, size_t v_stride, std::span<const int32_t> cells,
+                   std::span<const int32_t> counts, int head_dim_k, int head_dim_v, float scale,
+                   float* scores, float* out, size_t out_stride);
 
 // Rows of F16 bits from / to floats (round to nearest even).
 void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n);

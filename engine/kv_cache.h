@@ -1,10 +1,12 @@
 #pragma once
 // The key/value cache: n_ctx cells, each holding one token's keys and values for every layer,
 // its position, and the set of sequences it belongs to (a bitmask, up to 64 sequences).
-// Keys and values are stored per layer and KV head, [layer][head][cell][head_dim]: attention
-// reads one head's rows over many cells, and with the heads of a cell side by side, a thread
-// working on one head would stream its neighbours' bytes too (measured: 1.7x the time at a
-// depth of 1088 cells on two threads).
+// Keys and values are stored per layer and KV head: attention reads one head over many cells,
+// and with the heads of a cell side by side, a thread working on one head would stream its
+// neighbours' bytes too (measured: 1.7x the time at a depth of 1088 cells on two threads).
+// Values are a row per cell, [layer][head][cell][head_dim]; keys are in transposed blocks of
+// 16 cells (engine/key_blocks.h), and each sequence's tokens go into blocks of its own where
+// there is room, so that a block's scores are all wanted by the tokens that compute them.
 //
 // A prompt processed once for sequence 0 is shared with sequences 1..N-1 by seq_copy, which
 // only adds their bits to the same cells: no data is copied. Each sequence can then be extended
@@ -13,6 +15,8 @@
 #include <optional>
 #include <span>
 #include <vector>
+
+#include "engine/key_blocks.h"
 
 namespace ponder {
 
@@ -44,26 +48,32 @@ class KvCache {
     // One past the highest cell in use: attention scans [0, extent()).
     int64_t extent() const { return extent_; }
 
-    // The key (value) row of one head for one cell; a head's rows for successive cells follow
-    // each other, head_dim_k (head_dim_v) entries apart.
-    uint16_t* k(int64_t layer, int64_t head, int64_t cell) {
-        return k_.data() + offset(layer, head, cell, head_dim_k_);
+    // One head's keys: block b (cells 16b..16b+15) starts kKeyBlock * head_dim_k entries after
+    // block b - 1 (engine/key_blocks.h).
+    const uint16_t* key_blocks(int64_t layer, int64_t head) const {
+        return k_.data() + head_offset(layer, head, key_block_cells(size()), head_dim_k_);
     }
+    // Stores (rounded to F16) / loads one cell's key.
+    void store_key(int64_t layer, int64_t head, int64_t cell, const float* key);
+    void load_key(int64_t layer, int64_t head, int64_t cell, float* key) const;
+    // The value row of one head for one cell; a head's rows for successive cells follow each
+    // other, head_dim_v entries apart.
     uint16_t* v(int64_t layer, int64_t head, int64_t cell) {
-        return v_.data() + offset(layer, head, cell, head_dim_v_);
-    }
-    const uint16_t* k(int64_t layer, int64_t head, int64_t cell) const {
-        return k_.data() + offset(layer, head, cell, head_dim_k_);
+        return v_.data() + head_offset(layer, head, size(), head_dim_v_) +
+               static_cast<size_t>(cell * head_dim_v_);
     }
     const uint16_t* v(int64_t layer, int64_t head, int64_t cell) const {
-        return v_.data() + offset(layer, head, cell, head_dim_v_);
+        return v_.data() + head_offset(layer, head, size(), head_dim_v_) +
+               static_cast<size_t>(cell * head_dim_v_);
     }
     // Bytes of keys and values held, for every cell.
     uint64_t bytes() const { return (k_.size() + v_.size()) * sizeof(uint16_t); }
 
-    // Finds `n` free cells (lowest first) and stores their indices in `out`; false when fewer
-    // are free.
-    bool find_free(int64_t n, std::vector<int32_t>& out) const;
+    // Finds a free cell for each token of `seqs` (the sequence of each) and stores their indices
+    // in `out`; false when fewer are free. A token goes into the key block of its sequence's
+    // latest cell when that has room, else into the first empty block, else the lowest free
+    // cell: a prompt fills whole blocks, and parallel sequences each fill blocks of their own.
+    bool find_free(std::span<const SeqId> seqs, std::vector<int32_t>& out) const;
     // Marks cell `i` as holding position `pos` of sequence `seq`.
     void occupy(int64_t i, Pos pos, SeqId seq);
 
@@ -90,12 +100,11 @@ class KvCache {
     void clear();
 
   private:
-    size_t offset(int64_t layer, int64_t head, int64_t cell, int64_t head_dim) const {
-        const auto row = (static_cast<size_t>(layer) * static_cast<size_t>(n_heads_) +
-                          static_cast<size_t>(head)) *
-                             cells_.size() +
-                         static_cast<size_t>(cell);
-        return row * static_cast<size_t>(head_dim);
+    // Start of one layer's and head's storage, for `cells` cells of `head_dim` entries.
+    size_t head_offset(int64_t layer, int64_t head, int64_t cells, int64_t head_dim) const {
+        return (static_cast<size_t>(layer) * static_cast<size_t>(n_heads_) +
+                static_cast<size_t>(head)) *
+               static_cast<size_t>(cells * head_dim);
     }
     void release(Cell& c, uint64_t bits);
     void update_extent();
@@ -103,7 +112,8 @@ class KvCache {
 
     int64_t n_heads_, head_dim_k_, head_dim_v_;
     std::vector<Cell> cells_;
-    std::vector<uint16_t> k_, v_;  // F16 bits, [layer][head][cell][head_dim]
+    std::vector<uint16_t> k_;  // F16 bits, [layer][head][key block][head_dim][16]
+    std::vector<uint16_t> v_;  // F16 bits, [layer][head][cell][head_dim]
     int64_t n_used_ = 0;
     int64_t extent_ = 0;
     bool has_shift_ = false;

@@ -1,6 +1,7 @@
 // KV cache bookkeeping: cells, sequence bitmasks, sharing, removal, position shifts.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <vector>
 
 #include "engine/error.h"
@@ -12,7 +13,7 @@ using namespace ponder;
 
 void fill(KvCache& kv, SeqId seq, Pos from, Pos to) {
     std::vector<int32_t> cells;
-    ASSERT_TRUE(kv.find_free(to - from, cells));
+    ASSERT_TRUE(kv.find_free(std::vector<SeqId>(static_cast<size_t>(to - from), seq), cells));
     for (Pos p = from; p < to; ++p) kv.occupy(cells[static_cast<size_t>(p - from)], p, seq);
 }
 
@@ -66,9 +67,9 @@ TEST(KvCache, FreedCellsAreReused) {
     KvCache kv(1, 4, 1, 2, 2);
     fill(kv, 0, 0, 4);
     std::vector<int32_t> cells;
-    EXPECT_FALSE(kv.find_free(1, cells));
+    EXPECT_FALSE(kv.find_free(std::vector<SeqId>{0}, cells));
     kv.seq_remove(0, 1, 2);
-    ASSERT_TRUE(kv.find_free(1, cells));
+    ASSERT_TRUE(kv.find_free(std::vector<SeqId>{0}, cells));
     EXPECT_EQ(cells, std::vector<int32_t>{1});
     EXPECT_THROW(kv.occupy(0, 9, 0), Error);  // in use
 }
@@ -99,22 +100,56 @@ TEST(KvCache, SequenceIdsAreChecked) {
 
 TEST(KvCache, StorageIsPerLayerHeadAndCell) {
     KvCache kv(3, 5, 2, 4, 6);
-    EXPECT_EQ(kv.bytes(), 3u * 5 * 2 * (4 + 6) * 2);
-    kv.k(2, 1, 4)[3] = 0x3C00;
+    // Keys take whole blocks of 16 cells.
+    EXPECT_EQ(kv.bytes(), (3u * 16 * 2 * 4 + 3u * 5 * 2 * 6) * 2);
+    const float key[4] = {0.5f, -1.0f, 2.0f, 1.0f};
+    kv.store_key(2, 1, 4, key);
     kv.v(1, 0, 2)[5] = 0xC000;
-    // A head's rows for successive cells are adjacent.
-    EXPECT_EQ(kv.k(2, 1, 0)[4 * 4 + 3], 0x3C00);
+    float back[4];
+    kv.load_key(2, 1, 4, back);
+    for (int d = 0; d < 4; ++d) EXPECT_EQ(back[d], key[d]);
+    // A head's keys are transposed blocks: dimension d of cell c at row d, lane c.
+    EXPECT_EQ(kv.key_blocks(2, 1)[3 * kKeyBlock + 4], 0x3C00);  // 1.0 in F16
+    // A head's value rows for successive cells are adjacent.
     EXPECT_EQ(kv.v(1, 0, 0)[2 * 6 + 5], 0xC000);
     // Every other layer, head and cell is left alone.
     const KvCache& view = kv;
     int nonzero = 0;
     for (int64_t l = 0; l < 3; ++l)
-        for (int64_t h = 0; h < 2; ++h)
-            for (int64_t c = 0; c < 5; ++c) {
-                for (int i = 0; i < 4; ++i) nonzero += view.k(l, h, c)[i] != 0;
+        for (int64_t h = 0; h < 2; ++h) {
+            for (int i = 0; i < 16 * 4; ++i) nonzero += view.key_blocks(l, h)[i] != 0;
+            for (int64_t c = 0; c < 5; ++c)
                 for (int i = 0; i < 6; ++i) nonzero += view.v(l, h, c)[i] != 0;
-            }
-    EXPECT_EQ(nonzero, 2);
+        }
+    EXPECT_EQ(nonzero, 4 + 1);
+}
+
+// Parallel sequences continuing a shared prompt each fill key blocks of their own, so that the
+// scores a token computes for a block are all ones it wants.
+TEST(KvCache, ParallelSequencesFillBlocksOfTheirOwn) {
+    KvCache kv(1, 256, 1, 4, 4);
+    fill(kv, 0, 0, 20);  // a prompt: block 0 and 4 cells of block 1
+    for (SeqId s = 1; s < 4; ++s) kv.seq_copy(0, s);
+    const std::vector<SeqId> step = {0, 1, 2, 3};
+    for (Pos p = 20; p < 60; ++p) {
+        std::vector<int32_t> cells;
+        ASSERT_TRUE(kv.find_free(step, cells));
+        for (size_t i = 0; i < step.size(); ++i) kv.occupy(cells[i], p, step[i]);
+    }
+    // Block 1's free cells went to whoever came first; after that, each block beyond holds one
+    // sequence's cells only.
+    for (int64_t b = 2; b * kKeyBlock < kv.extent(); ++b) {
+        uint64_t owners = 0;
+        for (int64_t i = b * kKeyBlock; i < (b + 1) * kKeyBlock; ++i) owners |= kv.cell(i).seqs;
+        EXPECT_EQ(std::popcount(owners), 1) << "block " << b;
+    }
+    // Block 1 fills up in 3 steps; each sequence's other 37 cells take 3 blocks of its own.
+    EXPECT_EQ(kv.extent(), 13 * kKeyBlock + 37 - 2 * kKeyBlock);
+    // A batch of one sequence's tokens (a prompt) takes consecutive cells.
+    kv.seq_remove(-1);
+    std::vector<int32_t> cells;
+    ASSERT_TRUE(kv.find_free(std::vector<SeqId>(40, 5), cells));
+    for (size_t i = 0; i < cells.size(); ++i) EXPECT_EQ(cells[i], static_cast<int32_t>(i));
 }
 
 }  // namespace
