@@ -24,19 +24,29 @@ TokenId step_token(int s, int t) {
     return static_cast<TokenId>(100 + 37 * s + 11 * t);
 }
 
+// A prompt of 40 tokens: it fills two key blocks and part of a third, whose free cells the
+// parallel sequences then share before each goes on in blocks of its own.
+std::vector<TokenId> long_prefix() {
+    std::vector<TokenId> tokens = kPrefix;
+    for (int i = 0; tokens.size() < 40; ++i)
+        tokens.push_back(static_cast<TokenId>(5 + 13 * i % 400));
+    return tokens;
+}
+
 // Logits of one sequence decoded alone: the prefix, then its own tokens one at a time.
-std::vector<std::vector<float>> solo_run(const Model& model, int s, int steps) {
+std::vector<std::vector<float>> solo_run(const Model& model, const std::vector<TokenId>& prefix,
+                                         int s, int steps) {
     ContextOptions opt;
-    opt.n_ctx = 64;
+    opt.n_ctx = 128;
     Context ctx(model, opt);
     Batch b;
-    for (size_t i = 0; i < kPrefix.size(); ++i)
-        b.add(kPrefix[i], static_cast<Pos>(i), 0, i + 1 == kPrefix.size());
+    for (size_t i = 0; i < prefix.size(); ++i)
+        b.add(prefix[i], static_cast<Pos>(i), 0, i + 1 == prefix.size());
     ctx.decode(b);
     std::vector<std::vector<float>> out;
     for (int t = 0; t < steps; ++t) {
         Batch one;
-        one.add(step_token(s, t), static_cast<Pos>(kPrefix.size() + t), 0, true);
+        one.add(step_token(s, t), static_cast<Pos>(prefix.size() + t), 0, true);
         ctx.decode(one);
         out.emplace_back(ctx.logits(0).begin(), ctx.logits(0).end());
     }
@@ -49,16 +59,16 @@ double max_diff(std::span<const float> a, std::span<const float> b) {
     return d;
 }
 
-void check_parallel_matches_solo(const char* model_file, double tolerance) {
+void check_parallel_matches_solo(const char* model_file, double tolerance,
+                                 const std::vector<TokenId>& prefix = kPrefix) {
     Model model = Model::load(shared_dir() / "models" / model_file);
     constexpr int kSeqs = 6, kSteps = 5, kRemoved = 2, kRemoveAfter = 2;
 
     ContextOptions opt;
-    opt.n_ctx = 64;
+    opt.n_ctx = 128;
     Context ctx(model, opt);
     Batch prompt;
-    for (size_t i = 0; i < kPrefix.size(); ++i)
-        prompt.add(kPrefix[i], static_cast<Pos>(i), 0, false);
+    for (size_t i = 0; i < prefix.size(); ++i) prompt.add(prefix[i], static_cast<Pos>(i), 0, false);
     ctx.decode(prompt);
     const int64_t used_by_prompt = ctx.kv_cache().n_used();
     for (int s = 1; s < kSeqs; ++s) ctx.kv_cache().seq_copy(0, s);
@@ -74,7 +84,7 @@ void check_parallel_matches_solo(const char* model_file, double tolerance) {
         }
         Batch step;
         for (int s = 0; s < kSeqs; ++s)
-            if (alive[s]) step.add(step_token(s, t), static_cast<Pos>(kPrefix.size() + t), s, true);
+            if (alive[s]) step.add(step_token(s, t), static_cast<Pos>(prefix.size() + t), s, true);
         ctx.decode(step);
         size_t k = 0;
         for (int s = 0; s < kSeqs; ++s) {
@@ -85,10 +95,10 @@ void check_parallel_matches_solo(const char* model_file, double tolerance) {
     }
     // The removed sequence's own cells are free again; the shared prefix stays.
     EXPECT_EQ(ctx.kv_cache().seq_cell_count(kRemoved), 0);
-    EXPECT_EQ(ctx.kv_cache().seq_cell_count(0), static_cast<int64_t>(kPrefix.size()) + kSteps);
+    EXPECT_EQ(ctx.kv_cache().seq_cell_count(0), static_cast<int64_t>(prefix.size()) + kSteps);
 
     for (int s = 0; s < kSeqs; ++s) {
-        auto solo = solo_run(model, s, kSteps);
+        auto solo = solo_run(model, prefix, s, kSteps);
         ASSERT_EQ(together[s].size(), s == kRemoved ? size_t{kRemoveAfter} : size_t{kSteps});
         for (size_t t = 0; t < together[s].size(); ++t)
             EXPECT_LE(max_diff(together[s][t], solo[t]), tolerance)
@@ -106,6 +116,13 @@ TEST(Batch, ParallelSequencesMatchSoloQuantized) {
     PONDER_REQUIRE_SHARED("models/TinyStories-656K-Q8_0.gguf");
     // Integer dot products compute each row the same way whatever the batch: identical.
     check_parallel_matches_solo("TinyStories-656K-Q8_0.gguf", 0.0);
+}
+
+TEST(Batch, ParallelSequencesSharingALongPromptMatchSolo) {
+    PONDER_REQUIRE_SHARED("models/TinyStories-656K-Q8_0.gguf");
+    // Whole blocks of the prompt scored at once, cells picked out of a block shared by several
+    // sequences, and blocks of one sequence's own: each as the sequence alone scores them.
+    check_parallel_matches_solo("TinyStories-656K-Q8_0.gguf", 0.0, long_prefix());
 }
 
 TEST(Batch, PromptInOneBatchEqualsTokenByToken) {
