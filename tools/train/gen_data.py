@@ -991,10 +991,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory for train.jsonl and eval.jsonl")
     parser.add_argument("--train-examples", type=int, default=DEFAULT_TRAIN_EXAMPLES)
     parser.add_argument("--eval-problems", type=int, default=DEFAULT_EVAL_PROBLEMS)
+    parser.add_argument("--eval-seed", type=int, default=EVAL_SEED,
+                        help="another seed makes a second held-out set, none of whose problems is in the committed one")
     args = parser.parse_args()
     train, questions = generate_train(args.train_examples)
     write_jsonl(args.out / "train.jsonl", train)
-    write_jsonl(args.out / "eval.jsonl", generate_eval(args.eval_problems, questions))
+    exclude = set(questions) | (held_out_questions() if args.eval_seed != EVAL_SEED else set())
+    write_jsonl(args.out / "eval.jsonl", generate_eval(args.eval_problems, exclude, args.eval_seed))
     print(f"wrote {len(train)} training conversations and {args.eval_problems} eval problems to {args.out}")
 
 
