@@ -803,16 +803,6 @@ void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n) {
     for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
 }
 
-void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) {
-    int64_t i = 0;
-#if defined(__F16C__)
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
-#endif
-    for (; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
-}
-
 namespace {
 
 // out += p · v for an F16 row v.

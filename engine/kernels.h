@@ -192,8 +192,7 @@ void attend_tokens(const float* q, size_t q_stride, int n_tokens, int n_heads, c
                    std::span<const int32_t> counts, int head_dim_k, int head_dim_v, float scale,
                    float* scores, float* out, size_t out_stride);
 
-// Rows of F16 bits from / to floats (round to nearest even).
+// A row of floats to F16 bits (round to nearest even).
 void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n);
-void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n);
 
 }  // namespace ponder
