@@ -40,16 +40,32 @@ std::optional<int64_t> arch_int(const GgufFile& f, const std::string& arch, cons
     return f.get_int(arch + "." + key);
 }
 
+}  // namespace
+
+std::map<std::string, int> tensor_type_counts(const GgufFile& file) {
+    std::map<std::string, int> counts;
+    for (const auto& t : file.tensors()) ++counts[std::string(traits(t.type).name)];
+    return counts;
+}
+
+std::string tensor_types_text(const GgufFile& file) {
+    std::string text;
+    for (const auto& [name, count] : tensor_type_counts(file)) {
+        if (!text.empty()) text += ", ";
+        text += name + " x" + std::to_string(count);
+    }
+    return text;
+}
+
+namespace {
+
 int run_info(const InfoOptions& opt) {
     GgufFile f = GgufFile::open(opt.model);
     std::string arch = f.get_string("general.architecture").value_or("unknown");
 
     uint64_t parameters = 0;
-    std::map<std::string, int> type_counts;
-    for (const auto& t : f.tensors()) {
-        parameters += t.n_elements;
-        ++type_counts[std::string(traits(t.type).name)];
-    }
+    for (const auto& t : f.tensors()) parameters += t.n_elements;
+    const std::map<std::string, int> type_counts = tensor_type_counts(f);
     std::optional<size_t> vocab_size;
     if (const GgufValue* tokens = f.find("tokenizer.ggml.tokens"); tokens && tokens->as_array()) {
         vocab_size = tokens->as_array()->items.size();
@@ -121,11 +137,7 @@ int run_info(const InfoOptions& opt) {
         if (ffn) shape += ", ffn " + std::to_string(*ffn);
         line("shape:", shape);
     }
-    std::string types;
-    for (const auto& [name, count] : type_counts) {
-        if (!types.empty()) types += ", ";
-        types += name + " x" + std::to_string(count);
-    }
+    const std::string types = tensor_types_text(f);
     line("tensor types:", types.empty() ? "(no tensors: vocabulary only)" : types);
     std::string vocab = tokenizer_model.value_or("none");
     if (tokenizer_pre) vocab += " (pre-tokenizer " + *tokenizer_pre + ")";

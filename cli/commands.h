@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "cli/config.h"
 #include "cli/main_options.h"
+#include "engine/gguf.h"
 #include "reason/conversation_log.h"
 
 namespace ponder::cli {
@@ -36,5 +38,10 @@ ConversationLog open_conversation_log();
 std::string text_or_stdin(const std::string& argument);
 // Reads a whole file; throws ponder::Error naming it.
 std::string text_or_file(const std::string& path);
+
+// How many tensors of each type a model file holds, by type name.
+std::map<std::string, int> tensor_type_counts(const GgufFile& file);
+// The same as text: "f32 x9, q8_0 x29".
+std::string tensor_types_text(const GgufFile& file);
 
 }  // namespace ponder::cli

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 
 #include "engine/error.h"
@@ -60,6 +61,16 @@ std::vector<float> interleave_heads(const std::vector<float>& w, int64_t rows, i
     return out;
 }
 
+// A 2-D weight of `rows` rows of `cols` values, in `type`. Rows that are not whole blocks of
+// that type fall back to F16.
+void add_matrix(GgufWriter& writer, std::string name, GgmlType type, std::span<const float> values,
+                int64_t cols, int64_t rows) {
+    if (!ggml_row_bytes(type, static_cast<uint64_t>(cols))) type = GgmlType::F16;
+    writer.add_tensor(std::move(name), type,
+                      {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
+                      quantize(type, values, cols));
+}
+
 class TensorWriter {
   public:
     TensorWriter(GgufWriter& writer, const SafetensorsFile& file, GgmlType type)
@@ -90,10 +101,7 @@ class TensorWriter {
         auto values = to_f32(t, file_.name());
         if (interleave_heads_count > 0)
             values = interleave_heads(values, rows, cols, interleave_heads_count);
-        // Rows that are not whole blocks of the requested type fall back to F16.
-        GgmlType type = ggml_row_bytes(type_, static_cast<uint64_t>(cols)) ? type_ : GgmlType::F16;
-        writer_.add_tensor(to, type, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
-                           quantize(type, values, cols));
+        add_matrix(writer_, to, type_, values, cols, rows);
     }
 
   private:
@@ -210,6 +218,34 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output,
         t.matrix(hf + "mlp.gate_proj.weight", gg + "ffn_gate.weight");
         t.matrix(hf + "mlp.up_proj.weight", gg + "ffn_up.weight");
         t.matrix(hf + "mlp.down_proj.weight", gg + "ffn_down.weight");
+    }
+    w.write(output);
+}
+
+void convert_gguf(const fs::path& input, const fs::path& output, const ConvertOptions& options) {
+    if (!can_quantize(options.type))
+        fail("cannot write tensors of type ", traits(options.type).name);
+    const GgufFile in = GgufFile::open(input);
+    GgufWriter w;
+    for (const GgufKeyValue& kv : in.metadata()) {
+        // llama.cpp's summary of the weight types, which would no longer be true.
+        if (kv.key == "general.file_type") continue;
+        w.set(kv.key, kv.value);
+    }
+    if (!options.name.empty()) w.set_string("general.name", options.name);
+    for (const GgufTensorInfo& t : in.tensors()) {
+        const std::span<const uint8_t> bytes = in.tensor_data(t);
+        if (t.dims.size() != 2 || t.type == options.type) {
+            w.add_tensor(t.name, t.type, t.dims, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+            continue;
+        }
+        if (!can_dequantize(t.type))
+            fail(in.name(), ": tensor '", t.name, "' has type ", traits(t.type).name,
+                 ", which ponder cannot convert");
+        const std::vector<float> values =
+            dequantize(t.type, bytes, static_cast<int64_t>(t.n_elements));
+        add_matrix(w, t.name, options.type, values, static_cast<int64_t>(t.dims[0]),
+                   static_cast<int64_t>(t.dims[1]));
     }
     w.write(output);
 }

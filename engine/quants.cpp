@@ -81,8 +81,15 @@ static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(Block
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
+// The K formats round to nearest, ties to even, as ggml's nearest_int does.
 inline int round_even(float v) {
     return static_cast<int>(std::nearbyint(v));
+}
+// The 32-value formats round as ggml's reference quantizers do, so that a file ponder writes
+// has the bytes llama-quantize writes: level + offset + 0.5, computed in float, truncated (the
+// sum is never negative). Q8_0 rounds halves away from zero (roundf).
+inline int round_up(float level, float offset_and_half) {
+    return static_cast<int>(level + offset_and_half);
 }
 
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block: the first four are
@@ -389,8 +396,8 @@ void quantize_q4_0(const float* x, BlockQ4_0* y, int64_t nb) {
         const float id = d != 0 ? 1.0f / d : 0.0f;
         y[i].d = fp32_to_fp16(d);
         for (int j = 0; j < kQK / 2; ++j) {
-            const int a = std::clamp(round_even(x[j] * id) + 8, 0, 15);
-            const int b = std::clamp(round_even(x[j + 16] * id) + 8, 0, 15);
+            const int a = std::clamp(round_up(x[j] * id, 8.5f), 0, 15);
+            const int b = std::clamp(round_up(x[j + 16] * id, 8.5f), 0, 15);
             y[i].qs[j] = static_cast<uint8_t>(a | (b << 4));
         }
     }
@@ -408,8 +415,8 @@ void quantize_min_max(const float* x, Block* y, int64_t nb) {
         y[i].m = fp32_to_fp16(lo);
         uint32_t qh = 0;
         for (int j = 0; j < kQK / 2; ++j) {
-            const int a = std::clamp(round_even((x[j] - lo) * id), 0, nmax);
-            const int b = std::clamp(round_even((x[j + 16] - lo) * id), 0, nmax);
+            const int a = std::clamp(round_up((x[j] - lo) * id, 0.5f), 0, nmax);
+            const int b = std::clamp(round_up((x[j + 16] - lo) * id, 0.5f), 0, nmax);
             y[i].qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
             qh |= uint32_t((a >> 4) & 1) << j;
             qh |= uint32_t((b >> 4) & 1) << (j + 16);
@@ -428,8 +435,8 @@ void quantize_q5_0(const float* x, BlockQ5_0* y, int64_t nb) {
         y[i].d = fp32_to_fp16(d);
         uint32_t qh = 0;
         for (int j = 0; j < kQK / 2; ++j) {
-            const int a = std::clamp(round_even(x[j] * id) + 16, 0, 31);
-            const int b = std::clamp(round_even(x[j + 16] * id) + 16, 0, 31);
+            const int a = std::clamp(round_up(x[j] * id, 16.5f), 0, 31);
+            const int b = std::clamp(round_up(x[j + 16] * id, 16.5f), 0, 31);
             y[i].qs[j] = static_cast<uint8_t>((a & 0xF) | ((b & 0xF) << 4));
             qh |= uint32_t(a >> 4) << j;
             qh |= uint32_t(b >> 4) << (j + 16);
@@ -446,7 +453,8 @@ void quantize_q8_0(const float* x, BlockQ8_0* y, int64_t nb) {
         const float id = d != 0 ? 1.0f / d : 0.0f;
         y[i].d = fp32_to_fp16(d);
         for (int j = 0; j < kQK; ++j)
-            y[i].qs[j] = static_cast<int8_t>(std::clamp(round_even(x[j] * id), -127, 127));
+            y[i].qs[j] =
+                static_cast<int8_t>(std::clamp(static_cast<int>(std::round(x[j] * id)), -127, 127));
     }
 }
 

@@ -89,3 +89,34 @@ TEST(CliTemplate, ModelTemplateAndErrors) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "29 Feb 2024");
 }
+
+TEST(CliConvert, AGgufFileInQ8_0AnswersAsLlamaQuantizesQ8_0Does) {
+    PONDER_REQUIRE_SHARED("models/TinyStories-656K-Q8_0.gguf");
+    ponder::test::TempDir dir;
+    const std::string source =
+        (ponder::test::shared_dir() / "models/TinyStories-656K-F32.gguf").string();
+    const std::string out = (dir.path() / "q8.gguf").string();
+    auto r = run_ponder({"convert", source, "-o", out, "--type", "q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // What was written, by type: the norms stay F32.
+    EXPECT_NE(r.err.find("(f32 x5, q8_0 x15)"), std::string::npos) << r.err;
+    auto greedy = [](const std::string& model) {
+        return run_ponder({"-m", model, "--raw", "--temp", "0", "-n", "12", "-q", "--no-log",
+                           "Once upon a time"})
+            .out;
+    };
+    EXPECT_EQ(greedy(out),
+              greedy((ponder::test::shared_dir() / "models/TinyStories-656K-Q8_0.gguf").string()));
+
+    // Rows of 128 values are not whole Q4_K blocks of 256: the summary says where they went.
+    r = run_ponder({"convert", source, "-o", out, "--type", "q4_k"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("(f16 x15, f32 x5)"), std::string::npos) << r.err;
+
+    r = run_ponder({"convert", (dir.path() / "q8.gguf").string() + "x", "-o", out});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    ponder::test::write_file(dir.path() / "notes.txt", "hello");
+    r = run_ponder({"convert", (dir.path() / "notes.txt").string(), "-o", out});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("notes.txt: not a GGUF file"), std::string::npos) << r.err;
+}

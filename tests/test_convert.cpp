@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -149,6 +150,98 @@ TEST(ConvertErrors, MissingFilesAndUnsupportedShapesAreClear) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("gpt_neox"), std::string::npos);
     }
+}
+
+// The bytes of each tensor, by name.
+std::map<std::string, std::pair<GgmlType, std::vector<uint8_t>>> tensors_of(const GgufFile& f) {
+    std::map<std::string, std::pair<GgmlType, std::vector<uint8_t>>> out;
+    for (const GgufTensorInfo& t : f.tensors()) {
+        auto bytes = f.tensor_data(t);
+        out[t.name] = {t.type, std::vector<uint8_t>(bytes.begin(), bytes.end())};
+    }
+    return out;
+}
+
+TEST(ConvertGguf, QuantizesWeightsToTheBytesLlamaQuantizeWrites) {
+    PONDER_REQUIRE_SHARED("models/TinyStories-656K-F32.gguf");
+    const fs::path models = test::shared_dir() / "models";
+    const GgufFile source = GgufFile::open(models / "TinyStories-656K-F32.gguf");
+    test::TempDir dir;
+    for (const auto& [type, reference] :
+         {std::pair{GgmlType::Q8_0, "TinyStories-656K-Q8_0.gguf"},
+          std::pair{GgmlType::Q4_0, "TinyStories-656K-Q4_0.gguf"}}) {
+        SCOPED_TRACE(reference);
+        const fs::path out = dir.path() / "out.gguf";
+        convert_gguf(models / "TinyStories-656K-F32.gguf", out, ConvertOptions{type, ""});
+        const GgufFile converted = GgufFile::open(out);
+        const auto ours = tensors_of(converted),
+                   theirs = tensors_of(GgufFile::open(models / reference));
+        const auto before = tensors_of(source);
+        ASSERT_EQ(ours.size(), before.size());
+        int compared = 0;
+        for (const GgufTensorInfo& t : source.tensors()) {
+            const auto& [our_type, our_bytes] = ours.at(t.name);
+            if (t.dims.size() != 2) {
+                EXPECT_EQ(our_type, t.type) << t.name;
+                EXPECT_EQ(our_bytes, before.at(t.name).second) << t.name;
+                continue;
+            }
+            EXPECT_EQ(our_type, type) << t.name;
+            // llama-quantize gives the (tied) embedding a type of its own choosing.
+            const auto& [their_type, their_bytes] = theirs.at(t.name);
+            if (their_type != type) continue;
+            EXPECT_TRUE(our_bytes == their_bytes) << t.name << " differs from llama.cpp's";
+            ++compared;
+        }
+        EXPECT_GE(compared, 14);
+        // The metadata is the source's, with the file's name kept.
+        for (const GgufKeyValue& kv : source.metadata())
+            if (kv.key != "general.file_type") {
+                EXPECT_NE(converted.find(kv.key), nullptr) << kv.key;
+            }
+        EXPECT_EQ(converted.get_string("general.name"), source.get_string("general.name"));
+    }
+}
+
+TEST(ConvertGguf, KeepsWeightsOfTheTypeAsTheyAreAndRenamesOnRequest) {
+    PONDER_REQUIRE_SHARED("models/TinyStories-656K-Q8_0.gguf");
+    const fs::path source_path = test::shared_dir() / "models/TinyStories-656K-Q8_0.gguf";
+    test::TempDir dir;
+    convert_gguf(source_path, dir.path() / "same.gguf", ConvertOptions{GgmlType::Q8_0, "renamed"});
+    const GgufFile same = GgufFile::open(dir.path() / "same.gguf");
+    EXPECT_EQ(tensors_of(same), tensors_of(GgufFile::open(source_path)));
+    EXPECT_EQ(same.get_string("general.name"), "renamed");
+    EXPECT_EQ(same.find("general.file_type"), nullptr);
+
+    // Quantized weights expanded to F16 compute nearly what the source computes.
+    convert_gguf(source_path, dir.path() / "f16.gguf", ConvertOptions{GgmlType::F16, ""});
+    Model a = Model::load(source_path), b = Model::load(dir.path() / "f16.gguf");
+    const std::vector<TokenId> tokens = {1, 400, 300, 200, 100};
+    auto la = logits_of(a, tokens), lb = logits_of(b, tokens);
+    for (size_t p = 0; p < tokens.size(); ++p) {
+        double worst = 0, range = 0;
+        for (size_t v = 0; v < la[p].size(); ++v) {
+            worst = std::max(worst, double(std::fabs(la[p][v] - lb[p][v])));
+            range = std::max(range, double(std::fabs(la[p][v])));
+        }
+        // The Q8_0 file computes with 8-bit activations, the F16 one with F16 activations.
+        EXPECT_LT(worst, 0.05 * range) << "position " << p;
+        EXPECT_EQ(std::max_element(la[p].begin(), la[p].end()) - la[p].begin(),
+                  std::max_element(lb[p].begin(), lb[p].end()) - lb[p].begin())
+            << "position " << p;
+    }
+}
+
+TEST(ConvertGguf, AFileThatIsNotGgufIsNamed) {
+    test::TempDir dir;
+    test::write_file(dir.path() / "notes.txt", "not a model");
+    try {
+        convert_gguf(dir.path() / "notes.txt", dir.path() / "x.gguf", {});
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("notes.txt"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir.path() / "x.gguf"));
 }
 
 }  // namespace
