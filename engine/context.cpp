@@ -226,7 +226,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
 
     // Embeddings and per-token rope tables.
     const int n_rot = c.rope.n_rot;
-    pool.parallel_for(n, [&](int64_t i0, int64_t i1, int) {
+    pool.parallel_for(n, rows_per_chunk(E), [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; ++i) {
             weight_row(model_->token_embedding(), entries[static_cast<size_t>(i)].token,
                        s.x.data() + i * E);
