@@ -741,6 +741,26 @@ void softmax(float* x, int64_t n) {
     for (i = 0; i < n; ++i) x[i] *= inv;
 }
 
+int64_t next_at_least(const float* x, int64_t begin, int64_t n, float threshold) {
+    int64_t i = begin;
+#if defined(__AVX512F__)
+    const __m512 t = _mm512_set1_ps(threshold);
+    for (; i + 16 <= n; i += 16) {
+        const __mmask16 hits = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), t, _CMP_GE_OQ);
+        if (hits) return i + __builtin_ctz(hits);
+    }
+#elif defined(__AVX2__)
+    const __m256 t = _mm256_set1_ps(threshold);
+    for (; i + 8 <= n; i += 8) {
+        const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), t, _CMP_GE_OQ));
+        if (hits) return i + __builtin_ctz(static_cast<unsigned>(hits));
+    }
+#endif
+    for (; i < n; ++i)
+        if (x[i] >= threshold) return i;
+    return n;
+}
+
 // ---- RoPE --------------------------------------------------------------------------------
 
 namespace {

@@ -145,6 +145,10 @@ void softmax(float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 void add_inplace(float* y, const float* x, int64_t n);
 
+// The first index i in [begin, n) with x[i] >= threshold (never a NaN), else n. Sampling scans
+// a vocabulary of logits with it, 16 at a time.
+int64_t next_at_least(const float* x, int64_t begin, int64_t n, float threshold);
+
 // ---- RoPE --------------------------------------------------------------------------------
 enum class RopeStyle {
     normal,  // rotates adjacent pairs (x[2i], x[2i+1]) — GGML_ROPE_TYPE_NORM (llama)

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "engine/kernels.h"
 
 namespace ponder {
 
@@ -34,45 +35,88 @@ void Sampler::accept(TokenId token) {
         while (history_.size() > limit) history_.pop_front();
 }
 
-void Sampler::run_chain(std::span<const float> logits) {
-    if (logits.empty()) fail("cannot sample from empty logits");
+std::span<const float> Sampler::biased_and_penalised(std::span<const float> logits) {
+    // Logit bias, then penalties over the recent history: they change a few tokens, which are
+    // written into a copy of the logits (none is made when there are none).
     const SamplerOptions& o = options_;
-    cand_.resize(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) cand_[i] = {logits[i], static_cast<TokenId>(i)};
-    sorted_ = false;
-
-    // Logit bias.
-    for (const auto& [id, bias] : o.logit_bias)
-        if (id >= 0 && static_cast<size_t>(id) < cand_.size())
-            cand_[static_cast<size_t>(id)].logit += bias;
-
-    // Penalties over the recent history.
     const bool penalise =
         !history_.empty() &&
         (o.repeat_penalty != 1.0f || o.frequency_penalty != 0.0f || o.presence_penalty != 0.0f);
+    if (o.logit_bias.empty() && !penalise) return logits;
+    adjusted_.assign(logits.begin(), logits.end());
+    for (const auto& [id, bias] : o.logit_bias)
+        if (id >= 0 && static_cast<size_t>(id) < adjusted_.size())
+            adjusted_[static_cast<size_t>(id)] += bias;
     if (penalise) {
         std::unordered_map<TokenId, int> counts;
         for (TokenId t : history_) ++counts[t];
         for (const auto& [id, count] : counts) {
-            if (id < 0 || static_cast<size_t>(id) >= cand_.size()) continue;
-            float& l = cand_[static_cast<size_t>(id)].logit;
+            if (id < 0 || static_cast<size_t>(id) >= adjusted_.size()) continue;
+            float& l = adjusted_[static_cast<size_t>(id)];
             l = l <= 0 ? l * o.repeat_penalty : l / o.repeat_penalty;
             l -= static_cast<float>(count) * o.frequency_penalty + o.presence_penalty;
         }
     }
+    return adjusted_;
+}
 
-    auto by_logit = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
+namespace {
+
+// Most likely first; among equal logits, the lower id.
+bool more_likely(const Sampler::Candidate& a, const Sampler::Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+}
+
+// The k most likely of `logits` (all, when there are fewer), most likely first, into `out`.
+// One pass that looks only at logits reaching the least of the best k found so far: after the
+// first few thousand tokens almost none do, so a 150k-token vocabulary costs tens of
+// microseconds, where sorting candidate records cost 100 more.
+void top_k(std::span<const float> logits, size_t k, std::vector<Sampler::Candidate>& out) {
+    out.clear();
+    // Candidates gather up to this many before the best k are kept and the bar is raised.
+    const size_t gather = 2 * k + 16;
+    float threshold = -INFINITY;
+    auto keep_best_k = [&] {
+        std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k) - 1, out.end(),
+                         more_likely);
+        out.resize(k);
+        threshold = out[k - 1].logit;  // the least likely of those kept
+    };
+    const auto n = static_cast<int64_t>(logits.size());
+    const float* x = logits.data();
+    const int64_t first = std::min(n, static_cast<int64_t>(gather));
+    for (int64_t i = 0; i < first; ++i)
+        if (x[i] >= threshold) out.push_back({x[i], static_cast<TokenId>(i)});  // not NaN
+    if (out.size() > k) keep_best_k();
+    for (int64_t i = next_at_least(x, first, n, threshold); i < n;
+         i = next_at_least(x, i + 1, n, threshold)) {
+        out.push_back({x[i], static_cast<TokenId>(i)});
+        if (out.size() >= gather) keep_best_k();
+    }
+    if (out.size() > k) keep_best_k();
+    std::sort(out.begin(), out.end(), more_likely);
+}
+
+}  // namespace
+
+void Sampler::run_chain(std::span<const float> logits) {
+    if (logits.empty()) fail("cannot sample from empty logits");
+    const SamplerOptions& o = options_;
+
+    const std::span<const float> scores = biased_and_penalised(logits);
 
     // Top-k.
-    if (o.top_k > 0 && static_cast<size_t>(o.top_k) < cand_.size()) {
-        std::partial_sort(cand_.begin(), cand_.begin() + o.top_k, cand_.end(), by_logit);
-        cand_.resize(static_cast<size_t>(o.top_k));
+    if (o.top_k > 0 && static_cast<size_t>(o.top_k) < scores.size()) {
+        top_k(scores, static_cast<size_t>(o.top_k), cand_);
         sorted_ = true;
+    } else {
+        cand_.resize(scores.size());
+        for (size_t i = 0; i < scores.size(); ++i) cand_[i] = {scores[i], static_cast<TokenId>(i)};
+        sorted_ = false;
     }
-
     // Top-p: the smallest most-likely prefix whose probability reaches p.
     if (o.top_p < 1.0f && cand_.size() > 1) {
-        if (!sorted_) std::sort(cand_.begin(), cand_.end(), by_logit), sorted_ = true;
+        if (!sorted_) std::sort(cand_.begin(), cand_.end(), more_likely), sorted_ = true;
         const float max = cand_[0].logit;
         double total = 0;
         for (const auto& c : cand_) total += std::exp(static_cast<double>(c.logit - max));
@@ -109,40 +153,13 @@ void Sampler::run_chain(std::span<const float> logits) {
     }
 }
 
-TokenId Sampler::greedy_pick(std::span<const float> logits) const {
-    // Top-k, top-p and min-p never drop the most likely token, so greedy decoding is the argmax
-    // of the biased, penalised logits; only the few tokens in the bias map or the history
-    // differ from the raw logits.
-    const SamplerOptions& o = options_;
-    std::unordered_map<TokenId, float> adjusted;
-    for (const auto& [id, bias] : o.logit_bias)
-        if (id >= 0 && static_cast<size_t>(id) < logits.size())
-            adjusted[id] = logits[static_cast<size_t>(id)] + bias;
-    const bool penalise =
-        o.repeat_penalty != 1.0f || o.frequency_penalty != 0.0f || o.presence_penalty != 0.0f;
-    if (penalise && !history_.empty()) {
-        std::unordered_map<TokenId, int> counts;
-        for (TokenId t : history_) ++counts[t];
-        for (const auto& [id, count] : counts) {
-            if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
-            auto it = adjusted.find(id);
-            float l = it != adjusted.end() ? it->second : logits[static_cast<size_t>(id)];
-            l = l <= 0 ? l * o.repeat_penalty : l / o.repeat_penalty;
-            l -= static_cast<float>(count) * o.frequency_penalty + o.presence_penalty;
-            adjusted[id] = l;
-        }
-    }
-    TokenId best = -1;
-    float best_value = -INFINITY;
-    for (size_t i = 0; i < logits.size(); ++i) {
-        const float v = logits[i];
-        if (v > best_value && (adjusted.empty() || !adjusted.count(static_cast<TokenId>(i))))
-            best_value = v, best = static_cast<TokenId>(i);
-    }
-    for (const auto& [id, v] : adjusted)
-        if (v > best_value || (v == best_value && id < best)) best_value = v, best = id;
-    if (best < 0 || best_value == -INFINITY) fail("every token is banned: no token can be sampled");
-    return best;
+TokenId Sampler::greedy_pick(std::span<const float> logits) {
+    // Top-k, top-p and min-p never drop the most likely token, so greedy decoding is the most
+    // likely of the biased, penalised logits (the lowest id among equals).
+    top_k(biased_and_penalised(logits), 1, cand_);
+    if (cand_.empty() || cand_[0].logit == -INFINITY)
+        fail("every token is banned: no token can be sampled");
+    return cand_[0].id;
 }
 
 TokenId Sampler::sample(std::span<const float> logits) {

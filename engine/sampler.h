@@ -64,19 +64,23 @@ class Sampler {
     const SamplerOptions& options() const { return options_; }
     uint64_t seed() const { return seed_; }
 
+    struct Candidate {
+        float logit;
+        TokenId id;
+    };
+
   private:
     void run_chain(std::span<const float> logits);
-    TokenId greedy_pick(std::span<const float> logits) const;
+    TokenId greedy_pick(std::span<const float> logits);
+    // The logits, or a copy with the bias and the penalties applied when there are any.
+    std::span<const float> biased_and_penalised(std::span<const float> logits);
 
     SamplerOptions options_;
     uint64_t seed_;
     std::mt19937_64 rng_;
     std::deque<TokenId> history_;
-    struct Candidate {
-        float logit;
-        TokenId id;
-    };
     std::vector<Candidate> cand_;  // reused between calls
+    std::vector<float> adjusted_;  // the logits with bias and penalties, when there are any
     bool sorted_ = false;
 };
 

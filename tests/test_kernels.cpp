@@ -423,6 +423,23 @@ TEST(Kernels, PromptTokensAttendTogetherAsEachAlone) {
     }
 }
 
+TEST(Kernels, NextAtLeastFindsWhatAPlainLoopFinds) {
+    std::mt19937 rng(9);
+    auto x = random_floats(203, rng(), 10.0f);
+    x[17] = NAN;
+    x[40] = INFINITY;
+    x[41] = -INFINITY;
+    const auto n = static_cast<int64_t>(x.size());
+    for (float threshold : {-INFINITY, -5.0f, 0.0f, 8.0f, 9.9f, INFINITY, NAN}) {
+        for (int64_t begin = 0; begin <= n; ++begin) {
+            int64_t want = begin;
+            while (want < n && !(x[static_cast<size_t>(want)] >= threshold)) ++want;
+            ASSERT_EQ(next_at_least(x.data(), begin, n, threshold), want)
+                << "threshold " << threshold << " from " << begin;
+        }
+    }
+}
+
 TEST(Kernels, ElementWiseStepsDoNotDependOnTheVectorWidth) {
     // Long rows go 16 lanes at a time, a row of one through the scalar code: the same bits.
     std::mt19937 rng(5);

@@ -1,8 +1,10 @@
 // The sampling chain on small hand-made logit vectors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -104,6 +106,39 @@ TEST(Sampler, TopKKeepsTheKBest) {
     for (int i = 0; i < 200; ++i) {
         const TokenId t = s.sample(logits);
         EXPECT_TRUE(t == 1 || t == 3);
+    }
+}
+
+TEST(Sampler, TopKOfAWholeVocabularyIsTheKBestInOrderTiesToTheLowerId) {
+    // A vocabulary's worth of logits, in few distinct values so that ties cross the k-th place,
+    // rising overall so that the bar rises often, with NaNs and banned tokens among them.
+    std::mt19937 rng(11);
+    for (int round = 0; round < 20; ++round) {
+        const size_t n = 1000 + 7919 * static_cast<size_t>(round);
+        std::vector<float> logits(n);
+        std::uniform_int_distribution<int> level(0, 40);
+        for (size_t i = 0; i < n; ++i)
+            logits[i] = 0.25f * static_cast<float>(level(rng)) + (round % 2 ? 1e-4f * i : 0.0f);
+        logits[n / 3] = NAN;
+        logits[n / 2] = -INFINITY;
+        std::vector<TokenId> order;
+        for (size_t i = 0; i < n; ++i)
+            if (!std::isnan(logits[i])) order.push_back(static_cast<TokenId>(i));
+        std::stable_sort(order.begin(), order.end(), [&](TokenId a, TokenId b) {
+            return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)];
+        });
+        for (int k : {1, 40, 200}) {
+            SamplerOptions o = plain();
+            o.top_k = k;
+            Sampler s(o);
+            const auto got = s.candidates(logits);
+            ASSERT_EQ(got.size(), static_cast<size_t>(k));
+            for (int r = 0; r < k; ++r)
+                ASSERT_EQ(got[static_cast<size_t>(r)].id, order[static_cast<size_t>(r)])
+                    << "n " << n << " k " << k << " rank " << r;
+        }
+        Sampler greedy(SamplerOptions::greedy());
+        EXPECT_EQ(greedy.sample(logits), order[0]);
     }
 }
 
