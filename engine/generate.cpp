@@ -167,8 +167,8 @@ GenerationResult generate(Context& ctx, TokenText& text, std::span<const TokenId
         for (TokenId tok : prompt) stream.sampler.accept(tok);
 
     const auto gen_start = Clock::now();
-    std::vector<float> logits(ctx.output_logits(ctx.n_outputs() - 1).begin(),
-                              ctx.output_logits(ctx.n_outputs() - 1).end());
+    // The context's own logits, valid until the next decode: each is sampled before that.
+    std::span<const float> logits = ctx.output_logits(ctx.n_outputs() - 1);
     Batch one(1);
     KvCache& kv = ctx.kv_cache();
     for (;;) {
@@ -190,8 +190,7 @@ GenerationResult generate(Context& ctx, TokenText& text, std::span<const TokenId
         one.clear();
         one.add(next, pos++, kSeq, true);
         ctx.decode(one);
-        auto l = ctx.logits(0);
-        logits.assign(l.begin(), l.end());
+        logits = ctx.logits(0);
     }
     stream.flush(on_token);
     t.generated_tokens = static_cast<int64_t>(stream.result.tokens.size());
@@ -232,10 +231,10 @@ std::vector<GenerationResult> generate_parallel(
     }
 
     const auto gen_start = Clock::now();
-    // Every sequence starts from the prompt's last logits.
-    const auto first = ctx.output_logits(ctx.n_outputs() - 1);
-    std::vector<std::vector<float>> logits(static_cast<size_t>(n),
-                                           std::vector<float>(first.begin(), first.end()));
+    // Every sequence starts from the prompt's last logits. They are the context's own, valid
+    // until the next decode: every sequence samples before that.
+    std::vector<std::span<const float>> logits(static_cast<size_t>(n),
+                                               ctx.output_logits(ctx.n_outputs() - 1));
     std::vector<int> batch_index(static_cast<size_t>(n), -1);
     Batch batch(static_cast<size_t>(n));
     auto finish_sequence = [&](int i) {
@@ -279,8 +278,7 @@ std::vector<GenerationResult> generate_parallel(
         for (int i = 0; i < n; ++i) {
             const int b = batch_index[static_cast<size_t>(i)];
             if (b < 0) continue;
-            auto l = ctx.logits(static_cast<size_t>(b));
-            logits[static_cast<size_t>(i)].assign(l.begin(), l.end());
+            logits[static_cast<size_t>(i)] = ctx.logits(static_cast<size_t>(b));
         }
     }
 
