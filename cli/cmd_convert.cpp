@@ -20,9 +20,7 @@ struct ConvertCommandOptions {
 };
 
 int run_convert(const ConvertCommandOptions& opt) {
-    auto type = ggml_type_from_name(opt.type);
-    if (!type) fail("--type: unknown tensor type '", opt.type, "'");
-    const ConvertOptions options{*type, opt.name};
+    const ConvertOptions options{parse_file_type(opt.type), opt.name};
     if (std::filesystem::is_directory(opt.input)) {
         convert_huggingface_to_gguf(opt.input, opt.output, options);
     } else {
@@ -48,7 +46,9 @@ void add_convert_command(CLI::App& app, CommandAction& action) {
         ->check(CLI::ExistingPath);
     cmd->add_option("-o,--output", opt->output, "GGUF file to write")->required();
     cmd->add_option("--type", opt->type,
-                    "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...")
+                    "Type of the weight matrices (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, ...) "
+                    "or llama.cpp's mixes q4_k_m, q5_k_m; as with llama-quantize, the output "
+                    "matrix gets Q6_K in quantized types other than q8_0")
         ->capture_default_str();
     cmd->add_option("--name", opt->name,
                     "general.name (default: the directory's name, or the GGUF file's own)");

@@ -61,20 +61,30 @@ std::vector<float> interleave_heads(const std::vector<float>& w, int64_t rows, i
     return out;
 }
 
-// A 2-D weight of `rows` rows of `cols` values, in `type`. Rows that are not whole blocks of
-// that type fall back to F16.
-void add_matrix(GgufWriter& writer, std::string name, GgmlType type, std::span<const float> values,
-                int64_t cols, int64_t rows) {
-    if (!ggml_row_bytes(type, static_cast<uint64_t>(cols))) type = GgmlType::F16;
-    writer.add_tensor(std::move(name), type,
-                      {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
-                      quantize(type, values, cols));
-}
+// Where a weight matrix goes in a file: its type follows the file type as llama.cpp's rules
+// have it for this tensor in a model of this many layers.
+struct MatrixTarget {
+    GgufWriter& writer;
+    FileType file_type;
+    int64_t n_layer;
+    bool tied_embeddings;
+
+    GgmlType type_of(std::string_view name, int64_t cols) const {
+        return matrix_type(file_type, name, cols, n_layer, tied_embeddings);
+    }
+    // A matrix of `rows` rows of `cols` values.
+    void add(std::string name, std::span<const float> values, int64_t cols, int64_t rows) const {
+        const GgmlType type = type_of(name, cols);
+        writer.add_tensor(std::move(name), type,
+                          {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)},
+                          quantize(type, values, cols));
+    }
+};
 
 class TensorWriter {
   public:
-    TensorWriter(GgufWriter& writer, const SafetensorsFile& file, GgmlType type)
-        : writer_(writer), file_(file), type_(type) {}
+    TensorWriter(GgufWriter& writer, const SafetensorsFile& file, MatrixTarget target)
+        : writer_(writer), file_(file), target_(target) {}
 
     const SafetensorsTensor& find(const std::string& name) const {
         const SafetensorsTensor* t = file_.find(name);
@@ -101,13 +111,13 @@ class TensorWriter {
         auto values = to_f32(t, file_.name());
         if (interleave_heads_count > 0)
             values = interleave_heads(values, rows, cols, interleave_heads_count);
-        add_matrix(writer_, to, type_, values, cols, rows);
+        target_.add(to, values, cols, rows);
     }
 
   private:
     GgufWriter& writer_;
     const SafetensorsFile& file_;
-    GgmlType type_;
+    MatrixTarget target_;
 };
 
 void add_tokenizer(GgufWriter& w, const fs::path& dir, const nlohmann::json& config) {
@@ -167,8 +177,6 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output,
         fail(config_path.string(), ": model_type '", model_type,
              "' cannot be converted (llama or qwen2)");
     }
-    if (!can_quantize(options.type))
-        fail("cannot write tensors of type ", traits(options.type).name);
     const int64_t n_embd = required_int(config, "hidden_size", config_path);
     const int64_t n_layer = required_int(config, "num_hidden_layers", config_path);
     const int64_t n_head = required_int(config, "num_attention_heads", config_path);
@@ -198,7 +206,7 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output,
 
     // Only llama's q/k rows are reordered: qwen2 keeps NeoX-style rope, as in Hugging Face.
     const bool interleave = arch == "llama";
-    TensorWriter t(w, weights, options.type);
+    TensorWriter t(w, weights, MatrixTarget{w, options.type, n_layer, tied});
     t.matrix("model.embed_tokens.weight", "token_embd.weight");
     t.vector("model.norm.weight", "output_norm.weight");
     if (!tied && t.has("lm_head.weight")) t.matrix("lm_head.weight", "output.weight");
@@ -223,8 +231,6 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output,
 }
 
 void convert_gguf(const fs::path& input, const fs::path& output, const ConvertOptions& options) {
-    if (!can_quantize(options.type))
-        fail("cannot write tensors of type ", traits(options.type).name);
     const GgufFile in = GgufFile::open(input);
     GgufWriter w;
     for (const GgufKeyValue& kv : in.metadata()) {
@@ -233,19 +239,21 @@ void convert_gguf(const fs::path& input, const fs::path& output, const ConvertOp
         w.set(kv.key, kv.value);
     }
     if (!options.name.empty()) w.set_string("general.name", options.name);
+    const std::string arch = in.get_string("general.architecture").value_or("llama");
+    const MatrixTarget target{w, options.type, in.get_int(arch + ".block_count").value_or(0),
+                              in.find_tensor("output.weight") == nullptr};
     for (const GgufTensorInfo& t : in.tensors()) {
         const std::span<const uint8_t> bytes = in.tensor_data(t);
-        if (t.dims.size() != 2 || t.type == options.type) {
+        if (t.dims.size() != 2 ||
+            t.type == target.type_of(t.name, static_cast<int64_t>(t.dims[0]))) {
             w.add_tensor(t.name, t.type, t.dims, std::vector<uint8_t>(bytes.begin(), bytes.end()));
             continue;
         }
         if (!can_dequantize(t.type))
             fail(in.name(), ": tensor '", t.name, "' has type ", traits(t.type).name,
                  ", which ponder cannot convert");
-        const std::vector<float> values =
-            dequantize(t.type, bytes, static_cast<int64_t>(t.n_elements));
-        add_matrix(w, t.name, options.type, values, static_cast<int64_t>(t.dims[0]),
-                   static_cast<int64_t>(t.dims[1]));
+        target.add(t.name, dequantize(t.type, bytes, static_cast<int64_t>(t.n_elements)),
+                   static_cast<int64_t>(t.dims[0]), static_cast<int64_t>(t.dims[1]));
     }
     w.write(output);
 }

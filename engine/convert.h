@@ -6,13 +6,15 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/ggml_type.h"
+#include "engine/file_types.h"
 
 namespace ponder {
 
 struct ConvertOptions {
-    GgmlType type = GgmlType::Q8_0;  // for 2-D weights; norms and biases stay F32
-    std::string name;                // general.name; default: the directory's name
+    // The types of the weight matrices, chosen by llama.cpp's rules (engine/file_types.h);
+    // norms and biases stay F32.
+    FileType type;
+    std::string name;  // general.name; default: the directory's name, or the GGUF file's own
 };
 
 // Throws ponder::Error naming the file and what cannot be converted.
@@ -20,10 +22,11 @@ void convert_huggingface_to_gguf(const std::filesystem::path& directory,
                                  const std::filesystem::path& output,
                                  const ConvertOptions& options);
 
-// Writes a GGUF file's model again with its 2-D weights in `options.type` (llama-quantize's
-// job): metadata and 1-D tensors are kept as they are, weights already of that type are copied
-// byte for byte, others are expanded to F32 and quantized. `options.name`, when given, replaces
-// general.name. Throws ponder::Error naming the file and tensor that cannot be converted.
+// Writes a GGUF file's model again with its weight matrices in the types of `options.type`
+// (llama-quantize's job): metadata and 1-D tensors are kept as they are, matrices already of
+// their type are copied byte for byte, others are expanded to F32 and quantized.
+// `options.name`, when given, replaces general.name. Throws ponder::Error naming the file and
+// tensor that cannot be converted.
 void convert_gguf(const std::filesystem::path& input, const std::filesystem::path& output,
                   const ConvertOptions& options);
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/file_types.h"
 #include "engine/gguf.h"
 #include "engine/quants.h"
 #include "engine/thread_pool.h"
@@ -12,41 +13,6 @@
 namespace ponder {
 
 namespace {
-
-// llama.cpp's choice of layers that get more bits in the K mixes (llama-quant.cpp).
-bool use_more_bits(int64_t i_layer, int64_t n_layers) {
-    return i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 ||
-           (i_layer - n_layers / 8) % 3 == 2;
-}
-
-// llama.cpp's fallback when rows are not whole blocks of the chosen type.
-GgmlType fallback(GgmlType type, int64_t cols) {
-    if (cols % traits(type).block_size == 0) return type;
-    GgmlType f = type;
-    switch (type) {
-        case GgmlType::Q2_K:
-        case GgmlType::Q3_K:
-            f = GgmlType::Q4_0;
-            break;
-        case GgmlType::Q4_K:
-            f = GgmlType::Q5_0;
-            break;
-        case GgmlType::Q5_K:
-            f = GgmlType::Q5_1;
-            break;
-        case GgmlType::Q6_K:
-            f = GgmlType::Q8_0;
-            break;
-        default:
-            break;
-    }
-    if (cols % traits(f).block_size != 0) f = GgmlType::F16;
-    return f;
-}
-
-bool is_quantized(GgmlType t) {
-    return t != GgmlType::F32 && t != GgmlType::F16 && t != GgmlType::BF16;
-}
 
 struct TensorPlan {
     std::string name;
@@ -56,66 +22,36 @@ struct TensorPlan {
 };
 
 std::vector<TensorPlan> plan(const SyntheticModelSpec& s) {
-    std::string type = s.type;
-    std::transform(type.begin(), type.end(), type.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    bool mix = false;
-    GgmlType base;
-    if (type == "q4_k_m" || type == "q5_k_m") {
-        mix = true;
-        base = type == "q4_k_m" ? GgmlType::Q4_K : GgmlType::Q5_K;
-    } else {
-        auto t = ggml_type_from_name(type);
-        if (!t || !can_quantize(*t) || *t == GgmlType::Q8_K)
-            fail("unknown model type '", s.type,
-                 "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
-                 "q4_k_m, q5_k_m)");
-        base = *t;
-    }
+    const FileType file_type = parse_file_type(s.type);
     const auto E = static_cast<uint64_t>(s.n_embd), F = static_cast<uint64_t>(s.n_ff);
     const uint64_t head_dim = E / static_cast<uint64_t>(s.n_head);
     const uint64_t kv = head_dim * static_cast<uint64_t>(s.n_head_kv);
     const auto V = static_cast<uint64_t>(s.n_vocab);
 
-    // The output matrix (or the tied embeddings, which serve as it) gets Q6_K unless the file
-    // is Q8_0, as llama.cpp does.
-    auto output_type = [&](uint64_t cols) {
-        if (!is_quantized(base)) return base;
-        return fallback(base == GgmlType::Q8_0 ? GgmlType::Q8_0 : GgmlType::Q6_K,
-                        static_cast<int64_t>(cols));
-    };
     std::vector<TensorPlan> out;
-    out.push_back({"token_embd.weight",
-                   {E, V},
-                   s.tied_embeddings ? output_type(E) : fallback(base, s.n_embd),
-                   TensorPlan::matrix});
-    if (!s.tied_embeddings)
-        out.push_back({"output.weight", {E, V}, output_type(E), TensorPlan::matrix});
+    auto matrix = [&](std::string name, uint64_t cols, uint64_t rows) {
+        const GgmlType t =
+            matrix_type(file_type, name, static_cast<int64_t>(cols), s.n_layer, s.tied_embeddings);
+        out.push_back({std::move(name), {cols, rows}, t, TensorPlan::matrix});
+    };
+    matrix("token_embd.weight", E, V);
+    if (!s.tied_embeddings) matrix("output.weight", E, V);
     out.push_back({"output_norm.weight", {E}, GgmlType::F32, TensorPlan::norm});
     const bool biases = s.architecture == "qwen2";
     for (int64_t l = 0; l < s.n_layer; ++l) {
         const std::string p = "blk." + std::to_string(l) + ".";
-        auto matrix = [&](const std::string& name, uint64_t cols, uint64_t rows, bool more_bits) {
-            GgmlType t = base;
-            if (mix && more_bits) t = GgmlType::Q6_K;
-            out.push_back({p + name,
-                           {cols, rows},
-                           fallback(t, static_cast<int64_t>(cols)),
-                           TensorPlan::matrix});
-        };
-        const bool more = use_more_bits(l, s.n_layer);
         out.push_back({p + "attn_norm.weight", {E}, GgmlType::F32, TensorPlan::norm});
-        matrix("attn_q.weight", E, E, false);
+        matrix(p + "attn_q.weight", E, E);
         if (biases) out.push_back({p + "attn_q.bias", {E}, GgmlType::F32, TensorPlan::bias});
-        matrix("attn_k.weight", E, kv, false);
+        matrix(p + "attn_k.weight", E, kv);
         if (biases) out.push_back({p + "attn_k.bias", {kv}, GgmlType::F32, TensorPlan::bias});
-        matrix("attn_v.weight", E, kv, more);
+        matrix(p + "attn_v.weight", E, kv);
         if (biases) out.push_back({p + "attn_v.bias", {kv}, GgmlType::F32, TensorPlan::bias});
-        matrix("attn_output.weight", E, E, false);
+        matrix(p + "attn_output.weight", E, E);
         out.push_back({p + "ffn_norm.weight", {E}, GgmlType::F32, TensorPlan::norm});
-        matrix("ffn_gate.weight", E, F, false);
-        matrix("ffn_up.weight", E, F, false);
-        matrix("ffn_down.weight", F, E, more);
+        matrix(p + "ffn_gate.weight", E, F);
+        matrix(p + "ffn_up.weight", E, F);
+        matrix(p + "ffn_down.weight", F, E);
     }
     return out;
 }

@@ -1,10 +1,8 @@
 #pragma once
 // Random-weight models of real shapes, written as GGUF with ponder's own writer and quantizers:
 // for benchmarks (the speed of a model does not depend on what its weights say) and tests.
-// Tensor types follow llama.cpp's choices, so that a file compares with llama.cpp's quantized
-// files of the same shape: the mixes (Q4_K_M, Q5_K_M) put Q6_K on the output matrix and on
-// some attn_v / ffn_down layers, and matrices whose rows are not whole 256-value blocks fall
-// back as llama.cpp does (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K / Q3_K -> Q4_0).
+// Tensor types follow llama.cpp's choices (engine/file_types.h), so that a file compares with
+// llama.cpp's quantized files of the same shape.
 #include <cstdint>
 #include <filesystem>
 #include <optional>

@@ -108,10 +108,14 @@ TEST(CliConvert, AGgufFileInQ8_0AnswersAsLlamaQuantizesQ8_0Does) {
     EXPECT_EQ(greedy(out),
               greedy((ponder::test::shared_dir() / "models/TinyStories-656K-Q8_0.gguf").string()));
 
-    // Rows of 128 values are not whole Q4_K blocks of 256: the summary says where they went.
-    r = run_ponder({"convert", source, "-o", out, "--type", "q4_k"});
+    // Rows of 128 values are not whole Q4_K blocks of 256: the summary says where they went
+    // (Q5_0, and Q8_0 for the output matrix's Q6_K, as llama-quantize does).
+    r = run_ponder({"convert", source, "-o", out, "--type", "Q4_K_M"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.err.find("(f16 x15, f32 x5)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(f32 x5, q5_0 x12, q8_0 x3)"), std::string::npos) << r.err;
+    r = run_ponder({"convert", source, "-o", out, "--type", "q4_kk"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("q4_kk"), std::string::npos) << r.err;
 
     r = run_ponder({"convert", (dir.path() / "q8.gguf").string() + "x", "-o", out});
     EXPECT_EQ(r.exit_code, 2) << r.err;
