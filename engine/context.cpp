@@ -301,31 +301,41 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         // One task per tile and KV head: the query heads of a group share its K and V rows,
         // and so do the tokens of a tile. A token alone (generation) goes through attend.
         const auto n_tiles = static_cast<int64_t>(s.tiles.size());
-        pool.parallel_for(n_tiles * c.n_head_kv, [&](int64_t t0, int64_t t1, int thread) {
-            float* scores = s.scores[static_cast<size_t>(thread)].data();
-            for (int64_t t = t0; t < t1; ++t) {
-                const auto [first, count] = s.tiles[static_cast<size_t>(t / c.n_head_kv)];
-                const int64_t g = t % c.n_head_kv, h = g * group;
-                // The tile's last token sees every cell the others see.
-                const auto last = static_cast<size_t>(first + count - 1);
-                const std::span<const int32_t> cells(s.visible.data() + s.visible_begin[last],
-                                                     s.visible_end[last] - s.visible_begin[last]);
-                const float* q = s.q.data() + first * q_dim + h * hd_k;
-                float* out = s.attn.data() + first * attn_dim + h * hd_v;
-                const uint16_t* k = kv_.key_blocks(static_cast<int64_t>(l), g);
-                const uint16_t* v = kv_.v(static_cast<int64_t>(l), g, 0);
-                if (count == 1)
-                    attend(q, static_cast<int>(group), k, v, static_cast<size_t>(hd_v), cells,
-                           static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores, out);
-                else
-                    attend_tokens(q, static_cast<size_t>(q_dim), count, static_cast<int>(group), k,
-                                  v, static_cast<size_t>(hd_v), cells,
-                                  std::span<const int32_t>(s.tile_counts.data() + first,
-                                                           static_cast<size_t>(count)),
-                                  static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale,
-                                  scores, out, static_cast<size_t>(attn_dim));
-            }
-        });
+        int64_t work = 0;  // multiply-adds of scores and weighted values, doubled (F16 keys)
+        for (const auto& [first, count] : s.tiles) {
+            const auto last = static_cast<size_t>(first + count - 1);
+            work += 2 * count * static_cast<int64_t>(s.visible_end[last] - s.visible_begin[last]) *
+                    c.n_head * (hd_k + hd_v);
+        }
+        const int64_t tasks = n_tiles * c.n_head_kv;
+        pool.parallel_for(
+            tasks, work < kMinWorkToSplit ? tasks : 0, [&](int64_t t0, int64_t t1, int thread) {
+                float* scores = s.scores[static_cast<size_t>(thread)].data();
+                for (int64_t t = t0; t < t1; ++t) {
+                    const auto [first, count] = s.tiles[static_cast<size_t>(t / c.n_head_kv)];
+                    const int64_t g = t % c.n_head_kv, h = g * group;
+                    // The tile's last token sees every cell the others see.
+                    const auto last = static_cast<size_t>(first + count - 1);
+                    const std::span<const int32_t> cells(
+                        s.visible.data() + s.visible_begin[last],
+                        s.visible_end[last] - s.visible_begin[last]);
+                    const float* q = s.q.data() + first * q_dim + h * hd_k;
+                    float* out = s.attn.data() + first * attn_dim + h * hd_v;
+                    const uint16_t* k = kv_.key_blocks(static_cast<int64_t>(l), g);
+                    const uint16_t* v = kv_.v(static_cast<int64_t>(l), g, 0);
+                    if (count == 1)
+                        attend(q, static_cast<int>(group), k, v, static_cast<size_t>(hd_v), cells,
+                               static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale, scores,
+                               out);
+                    else
+                        attend_tokens(q, static_cast<size_t>(q_dim), count, static_cast<int>(group),
+                                      k, v, static_cast<size_t>(hd_v), cells,
+                                      std::span<const int32_t>(s.tile_counts.data() + first,
+                                                               static_cast<size_t>(count)),
+                                      static_cast<int>(hd_k), static_cast<int>(hd_v), attn_scale,
+                                      scores, out, static_cast<size_t>(attn_dim));
+                }
+            });
         matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernel_scratch_);
         add_bias(s.proj.data(), n, E, L.bo);
 

@@ -458,15 +458,6 @@ void run_units(const Job& job, int64_t u0, int64_t u1, int64_t n_x, KernelScratc
     fn(g, u0 * kFloatUnitRows, std::min(w.rows, u1 * kFloatUnitRows));
 }
 
-// A product of fewer multiply-adds than this runs on the calling thread alone. Handing work to
-// another core and collecting it costs about 1.5 us on the 2-core machine (the job, its
-// activations and its results cross between the cores' caches), as long as an integer kernel
-// takes for ~40k multiply-adds; splitting such a product over 2 threads saves less than that.
-// The bundled model's matrices are this small: with them inline, one sequence decodes 1.5x
-// faster on 2 threads (bench --batch 1: 18-20k -> 27-31k t/s), and no product of a real model
-// (the smallest, SmolLM2-135M's q/k/v for one token, is 550k) is affected.
-constexpr int64_t kMinWorkToSplit = 256 * 1024;
-
 // Units per chunk handed to a thread: enough work to amortise taking it, small enough that
 // two threads (one of them perhaps descheduled for a while) balance. `work` counts
 // multiply-adds, twice for float weights (their kernels take 2.3x as long per multiply-add).

@@ -128,6 +128,16 @@ void weight_row(const WeightMatrix& w, int64_t r, float* out);
 // Element-wise work (norms, rope, SwiGLU, quantizing activations) is handed to other threads
 // in chunks of at least this many values: a smaller chunk takes less time than the hand-off.
 constexpr int64_t kValuesPerChunk = 8192;
+// A matrix product or an attention step of less work than this (in multiply-adds; twice for
+// float operands, whose kernels take 2.3x as long per multiply-add) runs on the calling thread
+// alone. Handing work to another core and collecting it costs about 1.5 us on the 2-core
+// machine (the job, its inputs and its results cross between the cores' caches), as long as an
+// integer kernel takes for ~40k multiply-adds; splitting less work over 2 threads saves less
+// than that. The bundled model's steps are this small: with them inline, one sequence decodes
+// 1.5x faster on 2 threads (bench --batch 1: 18-20k -> 27-31k t/s). No matrix product of a real
+// model is affected (the smallest, SmolLM2-135M's q/k/v for one token, is 550k).
+constexpr int64_t kMinWorkToSplit = 256 * 1024;
+
 // Rows of `width` values per chunk of such a step.
 constexpr int64_t rows_per_chunk(int64_t width) {
     return width >= kValuesPerChunk ? 1 : kValuesPerChunk / (width > 0 ? width : 1);
