@@ -1,5 +1,7 @@
-// `ponder info --model F [--json] [--metadata] [--tensors]`: what a model file holds.
+// `ponder info [--model F] [--json] [--metadata] [--tensors]`: what a model file holds (without
+// --model, the model a question would use).
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -7,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/model_choice.h"
 #include "engine/error.h"
 #include "engine/gguf.h"
 #include "engine/memory.h"
@@ -60,7 +63,13 @@ std::string tensor_types_text(const GgufFile& file) {
 namespace {
 
 int run_info(const InfoOptions& opt) {
-    GgufFile f = GgufFile::open(opt.model);
+    // The model a question would use when -m is not given, the bundled one included.
+    const ModelChoice choice = choose_model(opt.model, std::nullopt, "");
+    if (!choice.path.empty() && std::filesystem::is_directory(choice.path))
+        fail(choice.path.string(), ": a Hugging Face directory; ponder info reads GGUF files");
+    GgufFile f = choice.path.empty()
+                     ? GgufFile::from_memory(bundled_model_bytes(), kBundledModelName)
+                     : GgufFile::open(choice.path);
     std::string arch = f.get_string("general.architecture").value_or("unknown");
 
     uint64_t parameters = 0;
@@ -172,7 +181,8 @@ int run_info(const InfoOptions& opt) {
 void add_info_command(CLI::App& app, CommandAction& action) {
     auto opt = std::make_shared<InfoOptions>();
     CLI::App* cmd = app.add_subcommand("info", "Show what a model file holds");
-    cmd->add_option("-m,--model", opt->model, "GGUF file")->required();
+    cmd->add_option("-m,--model", opt->model, "GGUF file or model name (default as for questions)")
+        ->type_name("PATH|NAME");
     cmd->add_flag("--json", opt->json, "Print one JSON object");
     cmd->add_flag("--metadata", opt->metadata, "Also list every metadata key");
     cmd->add_flag("--tensors", opt->tensors, "Also list every tensor");

@@ -124,3 +124,22 @@ TEST(CliConvert, AGgufFileInQ8_0AnswersAsLlamaQuantizesQ8_0Does) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("notes.txt: not a GGUF file"), std::string::npos) << r.err;
 }
+
+TEST(CliInfo, WithoutAModelShowsTheOneAQuestionWouldUse) {
+    auto r = run_ponder({"info", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto bundled = nlohmann::json::parse(r.out);
+    EXPECT_EQ(bundled["file"], "ponder-tiny (bundled)");
+    EXPECT_EQ(bundled["architecture"], "llama");
+
+    PONDER_REQUIRE_SHARED("models/stories260K.gguf");
+    const auto shared = ponder::test::shared_dir() / "models";
+    r = run_ponder({"info"}, "", {"PONDER_MODEL=" + (shared / "stories260K.gguf").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("stories260K.gguf"), std::string::npos) << r.out;
+
+    r = run_ponder({"info", "-m", (shared / "tinystories-656k-hf").string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("tinystories-656k-hf: a Hugging Face directory"), std::string::npos)
+        << r.err;
+}
