@@ -58,19 +58,26 @@ class LoadProgress {
     bool shown_;
 };
 
+}  // namespace
+
+ModelChoice choose_configured_model(const std::string& flag, const std::optional<Config>& config) {
+    std::optional<std::string> config_model;
+    if (config) {
+        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty())
+            config_model = e->values.front();
+    }
+    return choose_model(flag, config_model, config ? config->path.string() : "");
+}
+
+namespace {
+
 struct MainModel {
     std::shared_ptr<LanguageModel> model;
     std::string label;  // as logged and shown
 };
 
 MainModel load_main_model(const MainOptions& options, const std::optional<Config>& config) {
-    std::optional<std::string> config_model;
-    if (config) {
-        if (const ConfigEntry* e = config->find("model"); e && !e->values.empty())
-            config_model = e->values.front();
-    }
-    ModelChoice choice =
-        choose_model(options.model, config_model, config ? config->path.string() : "");
+    const ModelChoice choice = choose_configured_model(options.model, config);
     install_interrupt_handler();  // Ctrl-C during loading ends ponder cleanly too
     MainModel loaded;
     loaded.label = choice.path.empty() ? kBundledModelName : choice.path.string();
@@ -157,12 +164,12 @@ int run(int argc, char** argv) {
 
     CommandAction action;
     std::optional<Config> config;  // read after parsing, before any command runs
-    add_info_command(app, action);
+    add_info_command(app, action, config);
     add_logs_command(app, action);
     add_tokenize_command(app, action);
     add_template_command(app, action);
     add_logits_command(app, action);
-    add_eval_command(app, action);
+    add_eval_command(app, action, config);
     add_convert_command(app, action);
     add_bench_command(app, action);
     add_make_model_command(app, action);

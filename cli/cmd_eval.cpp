@@ -120,10 +120,10 @@ std::vector<ModeRun> plan(const EvalOptions& opt) {
     return runs;
 }
 
-int run_eval(const EvalOptions& opt) {
+int run_eval(const EvalOptions& opt, const std::optional<Config>& config) {
     auto items = read_items(opt.data, opt.limit);
     auto runs = plan(opt);
-    ModelChoice choice = choose_model(opt.model, std::nullopt, "");
+    ModelChoice choice = choose_configured_model(opt.model, config);
     auto model = load_model(choice);
     Assistant assistant(
         model, AssistantOptions{.context = 0, .extra_cells = opt.chains * opt.think_tokens});
@@ -205,7 +205,7 @@ int run_eval(const EvalOptions& opt) {
 
 }  // namespace
 
-void add_eval_command(CLI::App& app, CommandAction& action) {
+void add_eval_command(CLI::App& app, CommandAction& action, const std::optional<Config>& config) {
     auto opt = std::make_shared<EvalOptions>();
     CLI::App* cmd = app.add_subcommand(
         "eval", "Measure accuracy of quick and contemplating modes on a question set");
@@ -236,7 +236,8 @@ void add_eval_command(CLI::App& app, CommandAction& action) {
     cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
     cmd->add_flag("--json", opt->json, "Print one JSON object with every answer");
     cmd->add_flag("-q,--quiet", opt->quiet, "No progress on stderr");
-    cmd->callback([opt, &action] { action = [opt] { return run_eval(*opt); }; });
+    cmd->callback(
+        [opt, &action, &config] { action = [opt, &config] { return run_eval(*opt, config); }; });
 }
 
 }  // namespace ponder::cli

@@ -62,9 +62,9 @@ std::string tensor_types_text(const GgufFile& file) {
 
 namespace {
 
-int run_info(const InfoOptions& opt) {
+int run_info(const InfoOptions& opt, const std::optional<Config>& config) {
     // The model a question would use when -m is not given, the bundled one included.
-    const ModelChoice choice = choose_model(opt.model, std::nullopt, "");
+    const ModelChoice choice = choose_configured_model(opt.model, config);
     if (!choice.path.empty() && std::filesystem::is_directory(choice.path))
         fail(choice.path.string(), ": a Hugging Face directory; ponder info reads GGUF files");
     GgufFile f = choice.path.empty()
@@ -178,7 +178,7 @@ int run_info(const InfoOptions& opt) {
 
 }  // namespace
 
-void add_info_command(CLI::App& app, CommandAction& action) {
+void add_info_command(CLI::App& app, CommandAction& action, const std::optional<Config>& config) {
     auto opt = std::make_shared<InfoOptions>();
     CLI::App* cmd = app.add_subcommand("info", "Show what a model file holds");
     cmd->add_option("-m,--model", opt->model, "GGUF file or model name (default as for questions)")
@@ -186,7 +186,8 @@ void add_info_command(CLI::App& app, CommandAction& action) {
     cmd->add_flag("--json", opt->json, "Print one JSON object");
     cmd->add_flag("--metadata", opt->metadata, "Also list every metadata key");
     cmd->add_flag("--tensors", opt->tensors, "Also list every tensor");
-    cmd->callback([opt, &action] { action = [opt] { return run_info(*opt); }; });
+    cmd->callback(
+        [opt, &action, &config] { action = [opt, &config] { return run_info(*opt, config); }; });
 }
 
 }  // namespace ponder::cli

@@ -10,6 +10,7 @@
 
 #include "cli/config.h"
 #include "cli/main_options.h"
+#include "cli/model_choice.h"
 #include "engine/gguf.h"
 #include "reason/conversation_log.h"
 
@@ -17,12 +18,14 @@ namespace ponder::cli {
 
 using CommandAction = std::function<int()>;
 
-void add_info_command(CLI::App& app, CommandAction& action);
+// `info` and `eval` use the config file's model when -m is not given, as questions do; the
+// config is read after parsing, before any command runs.
+void add_info_command(CLI::App& app, CommandAction& action, const std::optional<Config>& config);
 void add_logs_command(CLI::App& app, CommandAction& action);
 void add_tokenize_command(CLI::App& app, CommandAction& action);
 void add_template_command(CLI::App& app, CommandAction& action);
 void add_logits_command(CLI::App& app, CommandAction& action);
-void add_eval_command(CLI::App& app, CommandAction& action);
+void add_eval_command(CLI::App& app, CommandAction& action, const std::optional<Config>& config);
 void add_convert_command(CLI::App& app, CommandAction& action);
 void add_bench_command(CLI::App& app, CommandAction& action);
 void add_make_model_command(CLI::App& app, CommandAction& action);
@@ -33,6 +36,9 @@ void add_run_command(CLI::App& app, CommandAction& action, MainOptions& options,
 
 // The conversation log under the data directory (warnings go to stderr).
 ConversationLog open_conversation_log();
+
+// The model to use: -m/--model, $PONDER_MODEL, the config file's `model`, else the bundled one.
+ModelChoice choose_configured_model(const std::string& flag, const std::optional<Config>& config);
 
 // Reads a whole argument that may be "-" for standard input.
 std::string text_or_stdin(const std::string& argument);

@@ -1,6 +1,8 @@
 // The command-line front end, driven as a user would: the real binary in a subprocess.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/support.h"
@@ -137,6 +139,16 @@ TEST(CliInfo, WithoutAModelShowsTheOneAQuestionWouldUse) {
     r = run_ponder({"info"}, "", {"PONDER_MODEL=" + (shared / "stories260K.gguf").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("stories260K.gguf"), std::string::npos) << r.out;
+
+    // The config file's model, as for a question.
+    ponder::test::TempDir config_home;
+    std::filesystem::create_directories(config_home.path() / "ponder");
+    ponder::test::write_file(
+        config_home.path() / "ponder/config.toml",
+        "model = \"" + (shared / "TinyStories-656K-Q8_0.gguf").string() + "\"\n");
+    r = run_ponder({"info"}, "", {"XDG_CONFIG_HOME=" + config_home.path().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("TinyStories-656K-Q8_0.gguf"), std::string::npos) << r.out;
 
     r = run_ponder({"info", "-m", (shared / "tinystories-656k-hf").string()});
     EXPECT_EQ(r.exit_code, 1);
