@@ -83,8 +83,7 @@ struct MatrixTarget {
 
 class TensorWriter {
   public:
-    TensorWriter(GgufWriter& writer, const SafetensorsFile& file, MatrixTarget target)
-        : writer_(writer), file_(file), target_(target) {}
+    TensorWriter(const SafetensorsFile& file, MatrixTarget target) : file_(file), target_(target) {}
 
     const SafetensorsTensor& find(const std::string& name) const {
         const SafetensorsTensor* t = file_.find(name);
@@ -99,7 +98,7 @@ class TensorWriter {
         auto values = to_f32(t, file_.name());
         std::vector<uint8_t> bytes(values.size() * 4);
         std::memcpy(bytes.data(), values.data(), bytes.size());
-        writer_.add_tensor(to, GgmlType::F32, {values.size()}, std::move(bytes));
+        target_.writer.add_tensor(to, GgmlType::F32, {values.size()}, std::move(bytes));
     }
 
     // A 2-D weight [rows][cols] (PyTorch order), optionally with interleaved heads.
@@ -115,7 +114,6 @@ class TensorWriter {
     }
 
   private:
-    GgufWriter& writer_;
     const SafetensorsFile& file_;
     MatrixTarget target_;
 };
@@ -206,7 +204,7 @@ void convert_huggingface_to_gguf(const fs::path& dir, const fs::path& output,
 
     // Only llama's q/k rows are reordered: qwen2 keeps NeoX-style rope, as in Hugging Face.
     const bool interleave = arch == "llama";
-    TensorWriter t(w, weights, MatrixTarget{w, options.type, n_layer, tied});
+    TensorWriter t(weights, MatrixTarget{w, options.type, n_layer, tied});
     t.matrix("model.embed_tokens.weight", "token_embd.weight");
     t.vector("model.norm.weight", "output_norm.weight");
     if (!tied && t.has("lm_head.weight")) t.matrix("lm_head.weight", "output.weight");
