@@ -43,6 +43,7 @@ struct BenchOptions {
     int reps = 3;
     bool json = false;
     std::string kernels;
+    DecodeSplit split = DecodeSplit::automatic;
     bool bandwidth = true;
 };
 
@@ -109,18 +110,6 @@ std::vector<int> parse_batches(const std::string& list) {
     return out;
 }
 
-// Bytes of weights one decode step reads: every matrix once (as the kernels store it).
-uint64_t weight_bytes_per_token(const Model& m) {
-    auto bytes = [](const WeightMatrix& w) -> uint64_t {
-        return w.packed ? w.packed->bytes() : w.row_bytes * static_cast<uint64_t>(w.rows);
-    };
-    uint64_t total = bytes(m.output());
-    for (const LayerWeights& L : m.layers())
-        for (const WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down})
-            total += bytes(*w);
-    return total;
-}
-
 std::string type_summary(const Model& m) {
     std::map<std::string, uint64_t> by_type;
     auto add = [&](const WeightMatrix& w) {
@@ -154,6 +143,7 @@ class Bench {
             if (!isa) fail("--kernels: unknown instruction set '", opt.kernels, "'");
             copt.kernels = *isa;
         }
+        copt.split = opt.split;
         ctx_ = std::make_unique<Context>(model, copt);
     }
 
@@ -264,7 +254,7 @@ int run_bench(const BenchOptions& opt) {
     }
 
     const uint64_t rss_peak = status_bytes("VmHWM");
-    const uint64_t weights_per_token = weight_bytes_per_token(model);
+    const uint64_t weights_per_token = model.matrix_bytes();
     // The bound is the rate at which this machine reads a working set the size of the weights:
     // one that fits the last-level cache (small models on a server's large shared cache) reads
     // faster than main memory, and a bound taken over a larger buffer would not bound it. Main
@@ -288,6 +278,8 @@ int run_bench(const BenchOptions& opt) {
         bw.bytes_per_second > 0 ? bw.bytes_per_second / static_cast<double>(weights_per_token) : 0;
     const std::string load_after = load_average();
     const std::string isa(kernel_isa_name(bench.ctx().kernel_isa()));
+    const std::string split_name =
+        bench.ctx().batched_split() == DecodeSplit::sequences ? "sequences" : "rows";
     const uint64_t rss_budget = file_bytes + kv_bytes + (uint64_t{64} << 20);
 
     if (opt.json) {
@@ -318,6 +310,7 @@ int run_bench(const BenchOptions& opt) {
                             {"wall_relative_to_one", stat_json(b.wall_vs_one)}});
         }
         j["batched"] = rows;
+        j["batched_split"] = split_name;
         j["memory"] = {{"rss_after_load_bytes", rss_loaded},
                        {"rss_peak_bytes", rss_peak},
                        {"kv_cache_bytes", kv_bytes},
@@ -347,8 +340,8 @@ int run_bench(const BenchOptions& opt) {
                 pp_s.stddev);
     std::printf("%-22s %14.1f %10.1f\n", ("tg" + std::to_string(opt.generate)).c_str(), tg_s.mean,
                 tg_s.stddev);
-    std::printf("\nbatched: shared pp%d prompt, then n=%d tokens per sequence\n", opt.prompt,
-                opt.generate);
+    std::printf("\nbatched: shared pp%d prompt, then n=%d tokens per sequence; threads split %s\n",
+                opt.prompt, opt.generate, split_name.c_str());
     std::printf("%-10s %14s %10s %12s %14s %10s\n", "sequences", "total t/s", "± stddev", "wall s",
                 "wall vs 1 seq", "± stddev");
     for (const BatchRow& b : batch_rows) {
@@ -393,6 +386,13 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
     cmd->add_option("-r,--reps", opt->reps, "Repetitions of each test")->capture_default_str();
     cmd->add_option("--kernels", opt->kernels,
                     "Instruction set: scalar, avx2, avx512, avx512_vnni (default: the best)");
+    cmd->add_option("--split", opt->split,
+                    "How threads share a step of several sequences: rows, sequences (default: "
+                    "sequences when the matrices fit in one core's cache)")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, DecodeSplit>{{"auto", DecodeSplit::automatic},
+                                               {"rows", DecodeSplit::rows},
+                                               {"sequences", DecodeSplit::sequences}}));
     cmd->add_flag(
         "--no-bandwidth", [opt](int64_t) { opt->bandwidth = false; },
         "Skip the memory bandwidth measurement");

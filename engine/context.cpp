@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/memory.h"
 #include "engine/model.h"
 #include "engine/quants.h"
 #include "engine/thread_pool.h"
@@ -14,17 +15,16 @@ namespace ponder {
 // Activations of one forward pass, sized for n_batch tokens at construction so that decoding
 // allocates nothing per token.
 struct Context::Scratch {
-    std::vector<float> x;        // residual stream [n][n_embd]
-    std::vector<float> xn;       // normalised input of a block [n][n_embd]
-    std::vector<float> q;        // [n][n_head * head_dim_k]
-    std::vector<float> k;        // [n][n_head_kv * head_dim_k]
-    std::vector<float> v;        // [n][n_head_kv * head_dim_v]
-    std::vector<float> attn;     // [n][n_head * head_dim_v]
-    std::vector<float> proj;     // output of wo / down [n][n_embd]
-    std::vector<float> gate;     // [n][n_ff]
-    std::vector<float> up;       // [n][n_ff]
-    std::vector<float> rope;     // per token cos/sin [n][n_rot]
-    std::vector<int32_t> cells;  // KV cell of each token
+    std::vector<float> x;     // residual stream [n][n_embd]
+    std::vector<float> xn;    // normalised input of a block [n][n_embd]
+    std::vector<float> q;     // [n][n_head * head_dim_k]
+    std::vector<float> k;     // [n][n_head_kv * head_dim_k]
+    std::vector<float> v;     // [n][n_head_kv * head_dim_v]
+    std::vector<float> attn;  // [n][n_head * head_dim_v]
+    std::vector<float> proj;  // output of wo / down [n][n_embd]
+    std::vector<float> gate;  // [n][n_ff]
+    std::vector<float> up;    // [n][n_ff]
+    std::vector<float> rope;  // per token cos/sin [n][n_rot]
     std::vector<Pos> pos;
     std::vector<SeqId> seq;
     std::vector<int32_t> visible;       // the cells each token attends to, concatenated
@@ -35,6 +35,24 @@ struct Context::Scratch {
     std::vector<std::pair<int64_t, int>> tiles;
     std::vector<int32_t> tile_counts;        // per token: how many of its tile's cells it sees
     std::vector<std::vector<float>> scores;  // per thread, for kTileTokens tokens of a KV group
+
+    Scratch(const ModelConfig& c, size_t n)
+        : x(n * c.n_embd),
+          xn(n * c.n_embd),
+          q(n * c.n_head * c.head_dim_k),
+          k(n * c.n_embd_k_gqa()),
+          v(n * c.n_embd_v_gqa()),
+          attn(n * c.n_head * c.head_dim_v),
+          proj(n * c.n_embd),
+          gate(n * c.n_ff),
+          up(n * c.n_ff),
+          rope(n * c.rope.n_rot) {}
+};
+
+// What one thread needs to run a pass of its own: activations and kernel buffers.
+struct Context::Lane {
+    std::unique_ptr<Scratch> s;
+    KernelScratch kernels;
 };
 
 namespace {
@@ -54,24 +72,14 @@ Context::Context(const Model& model, ContextOptions options)
     : model_(&model),
       n_batch_(options.n_batch > 0 ? options.n_batch : 512),
       own_pool_(options.n_threads > 0 ? std::make_unique<ThreadPool>(options.n_threads) : nullptr),
+      split_(options.split),
+      fits_core_cache_(model.matrix_bytes() <= core_cache_bytes()),
+      inline_pool_(std::make_unique<ThreadPool>(1)),
       kv_(model.config().n_layer,
           options.n_ctx > 0 ? options.n_ctx : std::min<int64_t>(model.config().n_ctx_train, 4096),
           model.config().n_head_kv, model.config().head_dim_k, model.config().head_dim_v),
       kernel_scratch_(options.kernels ? KernelScratch(*options.kernels) : KernelScratch()),
-      s_(std::make_unique<Scratch>()) {
-    const ModelConfig& c = model.config();
-    const auto n = static_cast<size_t>(n_batch_);
-    s_->x.resize(n * c.n_embd);
-    s_->xn.resize(n * c.n_embd);
-    s_->q.resize(n * c.n_head * c.head_dim_k);
-    s_->k.resize(n * c.n_embd_k_gqa());
-    s_->v.resize(n * c.n_embd_v_gqa());
-    s_->attn.resize(n * c.n_head * c.head_dim_v);
-    s_->proj.resize(n * c.n_embd);
-    s_->gate.resize(n * c.n_ff);
-    s_->up.resize(n * c.n_ff);
-    s_->rope.resize(n * c.rope.n_rot);
-}
+      s_(std::make_unique<Scratch>(model.config(), static_cast<size_t>(n_batch_))) {}
 
 Context::~Context() = default;
 
@@ -133,11 +141,76 @@ void Context::decode(const Batch& batch) {
     }
 }
 
+// A step in which several sequences each add one token can run as independent passes, one per
+// thread over its share of the sequences: no hand-offs inside the step. Each thread then reads
+// every matrix, which costs nothing extra when they stay in its own cache; bigger models read
+// from memory, where splitting the rows of each product reads every weight once.
+DecodeSplit Context::batched_split() const {
+    if (split_ != DecodeSplit::automatic) return split_;
+    return fits_core_cache_ ? DecodeSplit::sequences : DecodeSplit::rows;
+}
+
+bool Context::split_by_sequence(std::span<const BatchEntry> entries) const {
+    if (batched_split() != DecodeSplit::sequences || pool().size() < 2 || entries.size() < 2)
+        return false;
+    uint64_t seen = 0;  // kMaxSequences is 64
+    for (const BatchEntry& e : entries) {
+        const uint64_t bit = uint64_t{1} << e.seq;
+        if (seen & bit) return false;
+        seen |= bit;
+    }
+    return true;
+}
+
 // One forward pass over at most n_batch tokens (entries [first_index, ...) of the batch).
 void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
-    const ModelConfig& c = model_->config();
-    Scratch& s = *s_;
+    // Place the tokens in free cells, so tokens of this batch can see each other.
+    const auto n = static_cast<int64_t>(entries.size());
+    place_seqs_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        place_seqs_[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].seq;
+    kv_.find_free(place_seqs_, place_cells_);
+    for (int64_t i = 0; i < n; ++i) {
+        const BatchEntry& e = entries[static_cast<size_t>(i)];
+        kv_.occupy(place_cells_[static_cast<size_t>(i)], e.pos, e.seq);
+    }
+    const std::span<const int32_t> cells(place_cells_.data(), static_cast<size_t>(n));
+
     ThreadPool& pool = this->pool();
+    if (!split_by_sequence(entries)) {
+        run_pass(*s_, kernel_scratch_, pool, entries, cells, first_index);
+        return;
+    }
+    // Contiguous shares, so each share's logits rows are contiguous too. A thread that arrives
+    // late finds its share taken by one that finished first. The shares write keys and values
+    // only to their own tokens' cells; scoring a key block that holds another share's new cell
+    // reads that cell's lanes too, and those scores are dropped (score_cells picks out the
+    // listed cells).
+    const int64_t shares = std::min<int64_t>(pool.size(), n);
+    if (lanes_.size() != static_cast<size_t>(pool.size())) {
+        lanes_.clear();
+        const auto tokens =
+            static_cast<size_t>(std::min<int64_t>(n_batch_, KvCache::kMaxSequences));
+        for (int t = 0; t < pool.size(); ++t)
+            lanes_.push_back({std::make_unique<Scratch>(model_->config(), tokens),
+                              KernelScratch(kernel_scratch_.isa())});
+    }
+    pool.parallel_for(shares, 1, [&](int64_t g0, int64_t g1, int thread) {
+        Lane& lane = lanes_[static_cast<size_t>(thread)];
+        for (int64_t g = g0; g < g1; ++g) {
+            const auto begin = static_cast<size_t>(n * g / shares);
+            const auto end = static_cast<size_t>(n * (g + 1) / shares);
+            run_pass(*lane.s, lane.kernels, *inline_pool_, entries.subspan(begin, end - begin),
+                     cells.subspan(begin, end - begin), first_index + begin);
+        }
+    });
+}
+
+// The layers and logits of placed tokens, split across `pool`.
+void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
+                       std::span<const BatchEntry> entries, std::span<const int32_t> cells,
+                       size_t first_index) {
+    const ModelConfig& c = model_->config();
     // One attention score buffer per thread (the global pool may have been resized).
     if (s.scores.size() < static_cast<size_t>(pool.size())) {
         s.scores.resize(static_cast<size_t>(pool.size()));
@@ -151,16 +224,11 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
     const int64_t attn_dim = c.n_head * hd_v, group = c.n_head / c.n_head_kv;
     const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
 
-    // Place the tokens in free cells, so tokens of this batch can see each other.
     s.seq.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i)
-        s.seq[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].seq;
-    kv_.find_free(s.seq, s.cells);
     s.pos.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        const BatchEntry& e = entries[static_cast<size_t>(i)];
-        kv_.occupy(s.cells[static_cast<size_t>(i)], e.pos, e.seq);
-        s.pos[static_cast<size_t>(i)] = e.pos;
+        s.seq[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].seq;
+        s.pos[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].pos;
     }
 
     // Each token attends to the cells of its own sequence at or before its position.
@@ -250,7 +318,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         });
         const MatmulOutput qkv[] = {
             {&L.wq, s.q.data(), q_dim}, {&L.wk, s.k.data(), k_dim}, {&L.wv, s.v.data(), v_dim}};
-        matmul(qkv, s.xn.data(), n, pool, kernel_scratch_);
+        matmul(qkv, s.xn.data(), n, pool, kernels);
         add_bias(s.q.data(), n, q_dim, L.bq);
         add_bias(s.k.data(), n, k_dim, L.bk);
         add_bias(s.v.data(), n, v_dim, L.bv);
@@ -272,7 +340,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                     rope_apply(c.rope, rc, ki, static_cast<int>(c.n_head_kv),
                                static_cast<int>(hd_k));
                     // The cache holds F16, as llama.cpp's default cache.
-                    const int32_t cell = s.cells[static_cast<size_t>(i)];
+                    const int32_t cell = cells[static_cast<size_t>(i)];
                     for (int64_t g = 0; g < c.n_head_kv; ++g) {
                         kv_.store_key(static_cast<int64_t>(l), g, cell, ki + g * hd_k);
                         fp32_to_fp16_row(s.v.data() + i * v_dim + g * hd_v,
@@ -336,7 +404,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
                                       scores, out, static_cast<size_t>(attn_dim));
                 }
             });
-        matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernel_scratch_);
+        matmul(L.wo, s.attn.data(), n, s.proj.data(), E, pool, kernels);
         add_bias(s.proj.data(), n, E, L.bo);
 
         // Residual, then the feed-forward block.
@@ -348,13 +416,13 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
         });
         const MatmulOutput gate_up[] = {{&L.gate, s.gate.data(), c.n_ff},
                                         {&L.up, s.up.data(), c.n_ff}};
-        matmul(gate_up, s.xn.data(), n, pool, kernel_scratch_);
+        matmul(gate_up, s.xn.data(), n, pool, kernels);
         // Element-wise, in chunks big enough to be worth a hand-off: with a vectorised exp,
         // one token's few thousand values take less time than waking a thread.
         pool.parallel_for(n * c.n_ff, kValuesPerChunk, [&](int64_t e0, int64_t e1, int) {
             swiglu(s.gate.data() + e0, s.up.data() + e0, e1 - e0);
         });
-        matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernel_scratch_);
+        matmul(L.down, s.gate.data(), n, s.proj.data(), E, pool, kernels);
         pool.parallel_for(n, rows_per_chunk(E), [&](int64_t i0, int64_t i1, int) {
             add_inplace(s.x.data() + i0 * E, s.proj.data() + i0 * E, (i1 - i0) * E);
         });
@@ -368,7 +436,7 @@ void Context::forward(std::span<const BatchEntry> entries, size_t first_index) {
     const size_t first_row =
         static_cast<size_t>(output_row_[first_index + static_cast<size_t>(s.out_rows[0])]);
     matmul(model_->output(), s.xn.data(), n, logits_.data() + first_row * c.n_vocab, c.n_vocab,
-           pool, kernel_scratch_);
+           pool, kernels);
 }
 
 void Context::apply_kv_shift() {

@@ -73,6 +73,11 @@ uint64_t available_memory_bytes() {
     return available;
 }
 
+uint64_t core_cache_bytes() {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return l2 > 0 ? static_cast<uint64_t>(l2) : uint64_t{1} << 20;
+}
+
 std::string human_bytes(uint64_t n) {
     char buf[32];
     if (n >= (uint64_t{1} << 30))

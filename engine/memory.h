@@ -14,6 +14,10 @@ uint64_t physical_memory_bytes();
 // headroom and the address-space limit (ulimit -v) less what is mapped already.
 uint64_t available_memory_bytes();
 
+// One core's own cache (L2), where a small model's weights stay between decode steps; 1 MiB
+// when the system does not say.
+uint64_t core_cache_bytes();
+
 // "1.50 GiB", "300.0 MiB", "12 B": sizes for people.
 std::string human_bytes(uint64_t bytes);
 

@@ -484,6 +484,17 @@ Model Model::from_gguf(std::shared_ptr<const GgufFile> file) {
     return m;
 }
 
+uint64_t Model::matrix_bytes() const {
+    auto bytes = [](const WeightMatrix& w) -> uint64_t {
+        return w.packed ? w.packed->bytes() : w.row_bytes * static_cast<uint64_t>(w.rows);
+    };
+    uint64_t total = bytes(output_);
+    for (const LayerWeights& L : layers_)
+        for (const WeightMatrix* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down})
+            total += bytes(*w);
+    return total;
+}
+
 void Model::pack_weights() {
     ThreadPool& pool = global_thread_pool();
     auto pack = [&](WeightMatrix& w) {

@@ -71,6 +71,9 @@ class Model {
 
     // Seconds spent opening, checking and preparing the model.
     double load_seconds() const { return load_seconds_; }
+    // Bytes of the weight matrices one decode step reads: every matrix once, as the kernels
+    // store it (the token embedding is only looked up).
+    uint64_t matrix_bytes() const;
     // Bytes of integer weights copied into the kernels' layout (PackedWeights).
     size_t packed_bytes() const { return packed_bytes_; }
 

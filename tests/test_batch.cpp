@@ -60,12 +60,14 @@ double max_diff(std::span<const float> a, std::span<const float> b) {
 }
 
 void check_parallel_matches_solo(const char* model_file, double tolerance,
-                                 const std::vector<TokenId>& prefix = kPrefix) {
+                                 const std::vector<TokenId>& prefix, DecodeSplit split) {
     Model model = Model::load(shared_dir() / "models" / model_file);
     constexpr int kSeqs = 6, kSteps = 5, kRemoved = 2, kRemoveAfter = 2;
 
     ContextOptions opt;
     opt.n_ctx = 128;
+    opt.n_threads = 2;
+    opt.split = split;
     Context ctx(model, opt);
     Batch prompt;
     for (size_t i = 0; i < prefix.size(); ++i) prompt.add(prefix[i], static_cast<Pos>(i), 0, false);
@@ -103,6 +105,16 @@ void check_parallel_matches_solo(const char* model_file, double tolerance,
         for (size_t t = 0; t < together[s].size(); ++t)
             EXPECT_LE(max_diff(together[s][t], solo[t]), tolerance)
                 << "sequence " << s << " step " << t;
+    }
+}
+
+// Two threads share each step either by rows or by sequences (three each, then two and three
+// once one is removed); either way every sequence sees what it sees alone.
+void check_parallel_matches_solo(const char* model_file, double tolerance,
+                                 const std::vector<TokenId>& prefix = kPrefix) {
+    for (DecodeSplit split : {DecodeSplit::rows, DecodeSplit::sequences}) {
+        SCOPED_TRACE(split == DecodeSplit::rows ? "split by rows" : "split by sequences");
+        check_parallel_matches_solo(model_file, tolerance, prefix, split);
     }
 }
 
