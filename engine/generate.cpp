@@ -204,12 +204,25 @@ std::vector<GenerationResult> generate_parallel(
     Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
     std::span<const TokenId> prompt, std::span<const GenerateOptions> options,
     const SequenceCallback& on_token) {
+    return generate_parallel(ctx, make_text, prompt, {}, options, on_token);
+}
+
+std::vector<GenerationResult> generate_parallel(
+    Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
+    std::span<const TokenId> prompt, std::span<const std::vector<TokenId>> own_prompts,
+    std::span<const GenerateOptions> options, const SequenceCallback& on_token) {
     const int n = static_cast<int>(options.size());
     if (n <= 0 || n > KvCache::kMaxSequences)
         fail("parallel generation needs 1 to ", KvCache::kMaxSequences, " sequences, not ", n);
+    if (!own_prompts.empty() && own_prompts.size() != options.size())
+        fail("parallel generation: ", own_prompts.size(), " own prompts for ", n, " sequences");
     KvCache& kv = ctx.kv_cache();
     for (SeqId s = 1; s < n; ++s)
         if (kv.seq_cell_count(s) != 0) fail("sequence ", s, " is not empty");
+    auto own_prompt = [&](int i) {
+        return own_prompts.empty() ? std::span<const TokenId>()
+                                   : std::span<const TokenId>(own_prompts[static_cast<size_t>(i)]);
+    };
 
     std::vector<std::unique_ptr<Stream>> streams;
     for (int i = 0; i < n; ++i) {
@@ -220,23 +233,52 @@ std::vector<GenerationResult> generate_parallel(
     }
 
     const auto prompt_start = Clock::now();
-    Pos pos = feed_prompt(ctx, 0, prompt);
-    const double prompt_seconds = seconds_since(prompt_start);
+    const Pos prompt_end = feed_prompt(ctx, 0, prompt);
     for (SeqId s = 1; s < n; ++s) kv.seq_copy(0, s);
-    for (auto& s : streams) {
-        s->result.timings.prompt_tokens = static_cast<int64_t>(prompt.size());
-        s->result.timings.prompt_seconds = prompt_seconds;
-        if (s->options->penalize_prompt)
-            for (TokenId tok : prompt) s->sampler.accept(tok);
+    // Every sequence starts from the last logits of its prompt: the shared one's, or its own
+    // tokens' after it, all of which go through one decode. The context's logits are valid
+    // until the next decode, so the shared prompt's are kept aside when that decode comes.
+    std::vector<float> shared_logits;
+    std::vector<Pos> pos(static_cast<size_t>(n), prompt_end);
+    std::vector<int> batch_index(static_cast<size_t>(n), -1);
+    Batch batch(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        const std::span<const TokenId> own = own_prompt(i);
+        for (size_t k = 0; k < own.size(); ++k) {
+            if (k + 1 == own.size())
+                batch_index[static_cast<size_t>(i)] = static_cast<int>(batch.size());
+            batch.add(own[k], pos[static_cast<size_t>(i)]++, i, k + 1 == own.size());
+        }
+    }
+    std::vector<std::span<const float>> logits(static_cast<size_t>(n),
+                                               ctx.output_logits(ctx.n_outputs() - 1));
+    if (!batch.empty()) {
+        if (static_cast<int64_t>(batch.size()) > kv.n_free())
+            fail("the sequences' own prompts have ", batch.size(),
+                 " tokens but the context has room for ", kv.n_free(), " more (", ctx.n_ctx(),
+                 " in all): shorten the prompts or enlarge the context");
+        if (std::any_of(batch_index.begin(), batch_index.end(), [](int b) { return b < 0; })) {
+            shared_logits.assign(logits[0].begin(), logits[0].end());
+            std::fill(logits.begin(), logits.end(), std::span<const float>(shared_logits));
+        }
+        ctx.decode(batch);
+        for (int i = 0; i < n; ++i)
+            if (const int b = batch_index[static_cast<size_t>(i)]; b >= 0)
+                logits[static_cast<size_t>(i)] = ctx.logits(static_cast<size_t>(b));
+    }
+    const double prompt_seconds = seconds_since(prompt_start);
+    for (int i = 0; i < n; ++i) {
+        Stream& s = *streams[static_cast<size_t>(i)];
+        const std::span<const TokenId> own = own_prompt(i);
+        s.result.timings.prompt_tokens = static_cast<int64_t>(prompt.size() + own.size());
+        s.result.timings.prompt_seconds = prompt_seconds;
+        if (s.options->penalize_prompt) {
+            for (TokenId tok : prompt) s.sampler.accept(tok);
+            for (TokenId tok : own) s.sampler.accept(tok);
+        }
     }
 
     const auto gen_start = Clock::now();
-    // Every sequence starts from the prompt's last logits. They are the context's own, valid
-    // until the next decode: every sequence samples before that.
-    std::vector<std::span<const float>> logits(static_cast<size_t>(n),
-                                               ctx.output_logits(ctx.n_outputs() - 1));
-    std::vector<int> batch_index(static_cast<size_t>(n), -1);
-    Batch batch(static_cast<size_t>(n));
     auto finish_sequence = [&](int i) {
         Stream& s = *streams[static_cast<size_t>(i)];
         s.flush([&](TokenId tok, std::string_view txt) {
@@ -262,7 +304,7 @@ std::vector<GenerationResult> generate_parallel(
                 continue;
             }
             batch_index[static_cast<size_t>(i)] = static_cast<int>(batch.size());
-            batch.add(next, pos, i, true);
+            batch.add(next, pos[static_cast<size_t>(i)]++, i, true);
         }
         if (batch.empty()) break;
         if (static_cast<int64_t>(batch.size()) > kv.n_free()) {
@@ -274,7 +316,6 @@ std::vector<GenerationResult> generate_parallel(
             break;
         }
         ctx.decode(batch);
-        ++pos;
         for (int i = 0; i < n; ++i) {
             const int b = batch_index[static_cast<size_t>(i)];
             if (b < 0) continue;

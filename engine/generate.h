@@ -100,6 +100,13 @@ std::vector<GenerationResult> generate_parallel(
     Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
     std::span<const TokenId> prompt, std::span<const GenerateOptions> options,
     const SequenceCallback& on_token = {});
+// As above, and sequence i reads its own tokens `own_prompts[i]` (maybe none) after the shared
+// prompt before it samples: prompts that differ only in their ends (one per sequence, or none)
+// share the cells of their common start. All own prompts go through one decode.
+std::vector<GenerationResult> generate_parallel(
+    Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
+    std::span<const TokenId> prompt, std::span<const std::vector<TokenId>> own_prompts,
+    std::span<const GenerateOptions> options, const SequenceCallback& on_token = {});
 
 // Holds back text that could still become a stop string. Exposed for tests.
 class StopMatcher {

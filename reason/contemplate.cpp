@@ -356,30 +356,59 @@ std::vector<std::string> find_slips(std::string_view question, const std::string
 
 // The exact check can do more than penalise: a chain that slipped on one step usually knows what
 // to do with the right number. The chain is cut at its first slip, put right, and the
-// model goes on from there, reusing the cached prompt; at most kMaxCorrections times.
-void correct_chain(Assistant& assistant, const std::string& prompt_text, std::string_view question,
-                   ChainReport& c, const Settings& settings, float temperature,
-                   const std::atomic<bool>* cancel) {
+// model goes on from there; at most kMaxCorrections times. The chains that slipped are put right
+// together, one batched generation a pass: their prompts share the cells of their common start,
+// and each goes on as it would alone (the same tokens, seed and sampling).
+void correct_chains(Assistant& assistant, const std::string& prompt_text, std::string_view question,
+                    std::span<ChainReport* const> chains, std::span<const float> temperatures,
+                    const Settings& settings, const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
-    for (int k = 0;
-         k < kMaxCorrections && !(cancel && cancel->load()) && c.tokens < cs.think_tokens; ++k) {
-        const std::vector<std::string> slips =
-            find_slips(question, c.text, check_arithmetic(c.text));
-        if (slips.empty()) break;
-        const std::string* fixed = &slips.front();
-        GenerateOptions o = generate_options(settings.sampling);
-        o.sampling.temperature = temperature;
-        o.sampling.seed = c.seed + 7919 * static_cast<uint64_t>(k + 1);
-        o.max_tokens = static_cast<int32_t>(cs.think_tokens - c.tokens);
-        o.stop.clear();
-        o.cancel = cancel;
-        Reply r = assistant.generate_from(assistant.tokenize_prompt(prompt_text + *fixed), o);
-        ++c.corrections;
-        c.text = *fixed + r.text;
-        c.stop_reason = r.stop_reason;
-        c.tokens += r.timings.generated_tokens;
+    for (int k = 0; k < kMaxCorrections && !(cancel && cancel->load()); ++k) {
+        std::vector<ChainReport*> slipped;
+        std::vector<std::string> fixed;
+        std::vector<std::vector<TokenId>> prompts;
+        std::vector<GenerateOptions> options;
+        for (size_t i = 0; i < chains.size(); ++i) {
+            ChainReport& c = *chains[i];
+            if (c.tokens >= cs.think_tokens) continue;
+            std::vector<std::string> slips = find_slips(question, c.text, check_arithmetic(c.text));
+            if (slips.empty()) continue;
+            GenerateOptions o = generate_options(settings.sampling);
+            o.sampling.temperature = temperatures[i];
+            o.sampling.seed = c.seed + 7919 * static_cast<uint64_t>(k + 1);
+            o.max_tokens = static_cast<int32_t>(cs.think_tokens - c.tokens);
+            o.stop.clear();
+            o.cancel = cancel;
+            options.push_back(std::move(o));
+            prompts.push_back(assistant.tokenize_prompt(prompt_text + slips.front()));
+            fixed.push_back(std::move(slips.front()));
+            slipped.push_back(&c);
+        }
+        if (slipped.empty()) break;
+        size_t common = prompts[0].size();
+        for (const auto& p : prompts)
+            common = std::min<size_t>(
+                common,
+                std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first -
+                    p.begin());
+        std::vector<std::vector<TokenId>> own;
+        for (const auto& p : prompts)
+            own.emplace_back(p.begin() + static_cast<std::ptrdiff_t>(common), p.end());
+        const Tokenizer& tok = assistant.model().tokenizer();
+        assistant.forget_cache();
+        const auto results = generate_parallel(
+            assistant.context(), [&] { return token_text(tok); },
+            std::span<const TokenId>(prompts[0]).first(common), own, options);
+        assistant.forget_cache();
+        for (size_t j = 0; j < slipped.size(); ++j) {
+            ChainReport& c = *slipped[j];
+            ++c.corrections;
+            c.text = fixed[j] + results[j].text;
+            c.stop_reason = results[j].stop_reason;
+            c.tokens += static_cast<int64_t>(results[j].tokens.size());
+        }
     }
-    c.answer = extract_answer(c.text);
+    for (ChainReport* c : chains) c->answer = extract_answer(c->text);
 }
 
 void score_chain(ChainReport& c, std::string_view question, const ContemplateSettings& cs,
@@ -534,13 +563,14 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
         result.prompt_tokens += r.prompt_tokens;
         if (cs.arithmetic_check) {
             if (hooks.on_stage) hooks.on_stage(round, "correcting");
-            for (auto& c : r.chains)
-                correct_chain(assistant, prompt_text, question, c, settings, cs.temperature,
-                              cancel);
+            // The verifier's own solution is put right too, greedily as it was sampled.
+            std::vector<ChainReport*> chains;
+            std::vector<float> temperatures;
+            for (auto& c : r.chains) chains.push_back(&c), temperatures.push_back(cs.temperature);
             if (r.verifier_solution)
-                correct_chain(assistant, prompt_text, question, *r.verifier_solution, settings,
-                              0.0f, cancel);
-            assistant.forget_cache();
+                chains.push_back(&*r.verifier_solution), temperatures.push_back(0.0f);
+            correct_chains(assistant, prompt_text, question, chains, temperatures, settings,
+                           cancel);
         }
         if (r.verifier_solution) {
             result.generated_tokens += r.verifier_solution->tokens;

@@ -227,6 +227,45 @@ TEST_F(Generate, ParallelSequencesEqualSoloRunsAndFinishIndependently) {
     EXPECT_EQ(ctx->kv_cache().n_used(), 0);
 }
 
+TEST_F(Generate, ParallelSequencesWithOwnPromptsEqualSoloRunsOfTheirWholePrompts) {
+    // A shared start, then: nothing more (it samples from the shared prompt's logits, which the
+    // decode of the others' own tokens must not overwrite), the rest of the reference prompt,
+    // other tokens, one token.
+    const size_t split = ref_.prompt.size() / 2;
+    const std::vector<TokenId> shared(ref_.prompt.begin(), ref_.prompt.begin() + split);
+    const std::vector<std::vector<TokenId>> own = {
+        {}, {ref_.prompt.begin() + split, ref_.prompt.end()}, {50, 61, 72, 83, 94}, {7}};
+    std::vector<GenerateOptions> opts(4);
+    for (int i = 0; i < 4; ++i) {
+        opts[i].max_tokens = 8 + i;
+        opts[i].sampling.temperature = 0.9f;
+        opts[i].sampling.seed = 200 + static_cast<uint64_t>(i);
+    }
+    opts[1].sampling = SamplerOptions::greedy();
+    auto ctx = context(128);
+    auto results = generate_parallel(
+        *ctx, [] { return std::make_unique<IdText>(); }, shared, own, opts);
+    ASSERT_EQ(results.size(), 4u);
+    for (int i = 0; i < 4; ++i) {
+        std::vector<TokenId> whole = shared;
+        whole.insert(whole.end(), own[i].begin(), own[i].end());
+        auto solo_ctx = context(128);
+        IdText text;
+        auto solo = generate(*solo_ctx, text, whole, opts[i]);
+        EXPECT_EQ(results[i].tokens, solo.tokens) << "sequence " << i;
+        EXPECT_EQ(results[i].timings.prompt_tokens, static_cast<int64_t>(whole.size()));
+    }
+    EXPECT_EQ(results[1].tokens,
+              std::vector<TokenId>(ref_.greedy.begin(), ref_.greedy.begin() + 9));
+    EXPECT_EQ(ctx->kv_cache().n_used(), 0);
+
+    const std::vector<std::vector<TokenId>> too_few = {{1}, {2}};
+    EXPECT_THROW(
+        generate_parallel(
+            *context(128), [] { return std::make_unique<IdText>(); }, shared, too_few, opts),
+        Error);
+}
+
 TEST_F(Generate, ParallelSequencesStopTogetherWhenTheContextIsFull) {
     const int64_t n_ctx = static_cast<int64_t>(ref_.prompt.size()) + 6;  // 3 steps of 2
     auto ctx = context(n_ctx);
