@@ -394,18 +394,34 @@ void correct_chains(Assistant& assistant, const std::string& prompt_text, std::s
         std::vector<std::vector<TokenId>> own;
         for (const auto& p : prompts)
             own.emplace_back(p.begin() + static_cast<std::ptrdiff_t>(common), p.end());
+        // As many chains at a time as the context holds with all their tokens (a chain that
+        // does not fit alone goes alone, and stops where the context is full).
         const Tokenizer& tok = assistant.model().tokenizer();
-        assistant.forget_cache();
-        const auto results = generate_parallel(
-            assistant.context(), [&] { return token_text(tok); },
-            std::span<const TokenId>(prompts[0]).first(common), own, options);
-        assistant.forget_cache();
-        for (size_t j = 0; j < slipped.size(); ++j) {
-            ChainReport& c = *slipped[j];
-            ++c.corrections;
-            c.text = fixed[j] + results[j].text;
-            c.stop_reason = results[j].stop_reason;
-            c.tokens += static_cast<int64_t>(results[j].tokens.size());
+        const int64_t n_ctx = assistant.context().n_ctx();
+        for (size_t begin = 0; begin < slipped.size();) {
+            size_t end = begin;
+            int64_t cells = static_cast<int64_t>(common);
+            while (end < slipped.size()) {
+                cells += static_cast<int64_t>(own[end].size()) + options[end].max_tokens;
+                if (end > begin && cells > n_ctx) break;
+                ++end;
+            }
+            assistant.forget_cache();
+            const auto results = generate_parallel(
+                assistant.context(), [&] { return token_text(tok); },
+                std::span<const TokenId>(prompts[0]).first(common),
+                std::span<const std::vector<TokenId>>(own).subspan(begin, end - begin),
+                std::span<const GenerateOptions>(options).subspan(begin, end - begin));
+            assistant.forget_cache();
+            for (size_t j = begin; j < end; ++j) {
+                const GenerationResult& r = results[j - begin];
+                ChainReport& c = *slipped[j];
+                ++c.corrections;
+                c.text = fixed[j] + r.text;
+                c.stop_reason = r.stop_reason;
+                c.tokens += static_cast<int64_t>(r.tokens.size());
+            }
+            begin = end;
         }
     }
     for (ChainReport* c : chains) c->answer = extract_answer(c->text);

@@ -2,6 +2,7 @@
 // checks and votes recorded, rounds bounded, reproducible with a seed, interruptible.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 
 #include "engine/language_model.h"
@@ -134,6 +135,42 @@ TEST_F(Contemplate, TraceJsonHasChainsVotesAndTimings) {
     ASSERT_EQ(j["chains"].size(), 8u);
     EXPECT_TRUE(j["chains"][0].contains("arithmetic"));
     EXPECT_TRUE(j["chains"][0].contains("seed"));
+}
+
+// The bundled demo model slips in its arithmetic, so its chains get put right. All that slipped
+// are put right together in one batched generation; when the context cannot hold them all at
+// once they go in groups, and either way each chain ends as it does with room for all.
+TEST(ContemplateCorrections, ChainsPutRightInGroupsEndAsWithRoomForAll) {
+    auto model = LanguageModel::load(std::filesystem::path(PONDER_SOURCE_DIR) / "models" /
+                                     "ponder-tiny.gguf");
+    Settings settings;
+    settings.sampling.seed = 1;
+    settings.contemplate.chains = 8;
+    settings.contemplate.rounds = 0;
+    settings.contemplate.think_tokens = 128;
+    const std::vector<Message> question{
+        {"user",
+         "David saves 16 dollars a week for 8 weeks. Then he pays for 7 cakes at 10 dollars "
+         "each. How many dollars does David have in the end?"}};
+    // 600 cells hold the prompt (78 tokens) and every chain as sampled, but not every chain
+    // that slipped at once with the up to 128 tokens it may write: in two of the three passes
+    // they go in two groups.
+    Assistant roomy(model, AssistantOptions{.context = 2048, .extra_cells = 0});
+    Assistant tight(model, AssistantOptions{.context = 600, .extra_cells = 0});
+    const ContemplationResult a = contemplate(roomy, question, settings);
+    const ContemplationResult b = contemplate(tight, question, settings);
+    int corrections = 0;
+    ASSERT_EQ(a.chains.size(), b.chains.size());
+    for (size_t i = 0; i < a.chains.size(); ++i) {
+        corrections += a.chains[i].corrections;
+        EXPECT_EQ(a.chains[i].text, b.chains[i].text) << "chain " << i;
+        EXPECT_EQ(a.chains[i].tokens, b.chains[i].tokens) << "chain " << i;
+        EXPECT_EQ(a.chains[i].corrections, b.chains[i].corrections) << "chain " << i;
+    }
+    EXPECT_GE(corrections, 4) << "the chains slipped and were put right";
+    ASSERT_TRUE(a.verifier_solution && b.verifier_solution);
+    EXPECT_EQ(a.verifier_solution->text, b.verifier_solution->text);
+    EXPECT_EQ(a.answer.display, b.answer.display);
 }
 
 TEST(ContemplateReport, DescribesAnswerConfidenceAndChains) {
