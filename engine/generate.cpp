@@ -5,6 +5,7 @@
 
 #include "engine/context.h"
 #include "engine/error.h"
+#include "engine/thread_pool.h"
 
 namespace ponder {
 
@@ -54,15 +55,26 @@ struct Stream {
         result.stop_reason = reason;
     }
 
+    // Samples the next token from `logits` (-1 when cancelled). It touches this stream's
+    // sampler only, so several streams pick at once on different threads.
+    TokenId pick(std::span<const float> logits) {
+        return cancelled(*options) ? -1 : sampler.sample_and_accept(logits);
+    }
+
     // Samples from `logits`, records and streams the token; returns the token to decode next
     // or -1 when this sequence has stopped.
     TokenId step(std::span<const float> logits,
                  const std::function<void(TokenId, std::string_view)>& emit) {
-        if (cancelled(*options)) {
+        return take(pick(logits), emit);
+    }
+
+    // Records and streams a picked token; returns it to decode next or -1 when this sequence
+    // has stopped.
+    TokenId take(TokenId token, const std::function<void(TokenId, std::string_view)>& emit) {
+        if (token < 0) {
             finish(StopReason::cancelled);
             return -1;
         }
-        const TokenId token = sampler.sample_and_accept(logits);
         if (text->is_end_of_generation(token)) {
             finish(StopReason::eos);
             return -1;
@@ -200,6 +212,128 @@ GenerationResult generate(Context& ctx, TokenText& text, std::span<const TokenId
 
 // ---- Several sequences ---------------------------------------------------------------------
 
+namespace {
+
+using Streams = std::vector<std::unique_ptr<Stream>>;
+
+Streams make_streams(const std::function<std::unique_ptr<TokenText>()>& make_text,
+                     std::span<const GenerateOptions> options) {
+    Streams streams;
+    for (const GenerateOptions& o : options) {
+        auto text = make_text();
+        auto s = std::make_unique<Stream>(o, text.get());
+        s->owned_text = std::move(text);
+        streams.push_back(std::move(s));
+    }
+    return streams;
+}
+
+// Reads each sequence's own tokens (maybe none) from pos[i] on, all in one decode; logits[i]
+// becomes its last token's. Sequences without tokens all go on from the same logits (a shared
+// prompt's), which are the context's, valid until the next decode: they are kept aside in
+// `kept` first.
+void read_own_tokens(Context& ctx, std::span<const SeqId> seqs,
+                     const std::function<std::span<const TokenId>(size_t)>& own,
+                     std::vector<Pos>& pos, std::vector<std::span<const float>>& logits,
+                     std::vector<float>& kept) {
+    std::vector<int> batch_index(seqs.size(), -1);
+    Batch batch;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        const std::span<const TokenId> tokens = own(i);
+        for (size_t k = 0; k < tokens.size(); ++k) {
+            const bool last = k + 1 == tokens.size();
+            if (last) batch_index[i] = static_cast<int>(batch.size());
+            batch.add(tokens[k], pos[i]++, seqs[i], last);
+        }
+    }
+    if (batch.empty()) return;
+    KvCache& kv = ctx.kv_cache();
+    if (static_cast<int64_t>(batch.size()) > kv.n_free())
+        fail("the sequences' own prompts have ", batch.size(),
+             " tokens but the context has room for ", kv.n_free(), " more (", ctx.n_ctx(),
+             " in all): shorten the prompts or enlarge the context");
+    if (std::any_of(batch_index.begin(), batch_index.end(), [](int b) { return b < 0; })) {
+        kept.assign(logits[0].begin(), logits[0].end());
+        for (size_t i = 0; i < seqs.size(); ++i)
+            if (batch_index[i] < 0) logits[i] = kept;
+    }
+    ctx.decode(batch);
+    for (size_t i = 0; i < seqs.size(); ++i)
+        if (batch_index[i] >= 0) logits[i] = ctx.logits(static_cast<size_t>(batch_index[i]));
+}
+
+// Advances every stream by one token per step, all in one batched decode, until each has
+// stopped. Stream i is sequence seqs[i], which goes on at pos[i] from logits[i].
+std::vector<GenerationResult> sample_together(Context& ctx, Streams& streams,
+                                              std::span<const SeqId> seqs, std::vector<Pos>& pos,
+                                              std::vector<std::span<const float>>& logits,
+                                              const SequenceCallback& on_token) {
+    KvCache& kv = ctx.kv_cache();
+    const size_t n = streams.size();
+    const auto gen_start = Clock::now();
+    auto finish_sequence = [&](size_t i) {
+        Stream& s = *streams[i];
+        s.flush([&](TokenId tok, std::string_view txt) {
+            if (on_token) on_token(static_cast<int>(i), tok, txt);
+        });
+        s.result.timings.generated_tokens = static_cast<int64_t>(s.result.tokens.size());
+        s.result.timings.generation_seconds = seconds_since(gen_start);
+        // Shared prompt cells stay while another sequence has them.
+        if (!s.options->keep_cells) kv.seq_remove(seqs[i]);
+    };
+
+    std::vector<int> batch_index(n, -1);
+    std::vector<TokenId> picked(n, -1);
+    Batch batch(n);
+    for (;;) {
+        // Sampling is per stream: the threads share it (a step's sampling of a small model's
+        // eight chains took a quarter of the step on one thread). Text and callbacks follow in
+        // order on this thread.
+        ctx.pool().parallel_for(static_cast<int64_t>(n), 1, [&](int64_t i0, int64_t i1, int) {
+            for (auto i = static_cast<size_t>(i0); i < static_cast<size_t>(i1); ++i)
+                if (!streams[i]->done) picked[i] = streams[i]->pick(logits[i]);
+        });
+        batch.clear();
+        for (size_t i = 0; i < n; ++i) {
+            Stream& s = *streams[i];
+            batch_index[i] = -1;
+            if (s.done) continue;
+            const TokenId next = s.take(picked[i], [&](TokenId tok, std::string_view txt) {
+                if (on_token) on_token(static_cast<int>(i), tok, txt);
+            });
+            if (next < 0) {
+                finish_sequence(i);
+                continue;
+            }
+            batch_index[i] = static_cast<int>(batch.size());
+            batch.add(next, pos[i]++, seqs[i], true);
+        }
+        if (batch.empty()) break;
+        if (static_cast<int64_t>(batch.size()) > kv.n_free()) {
+            for (size_t i = 0; i < n; ++i) {
+                if (streams[i]->done) continue;
+                streams[i]->finish(StopReason::context_full);
+                finish_sequence(i);
+            }
+            break;
+        }
+        ctx.decode(batch);
+        for (size_t i = 0; i < n; ++i)
+            if (batch_index[i] >= 0) logits[i] = ctx.logits(static_cast<size_t>(batch_index[i]));
+    }
+
+    std::vector<GenerationResult> results;
+    for (auto& s : streams) results.push_back(std::move(s->result));
+    return results;
+}
+
+void check_sequence_count(size_t n) {
+    if (n == 0 || n > static_cast<size_t>(KvCache::kMaxSequences))
+        fail("parallel generation needs 1 to ", KvCache::kMaxSequences, " sequences, not ", n);
+}
+
+}  // namespace
+
 std::vector<GenerationResult> generate_parallel(
     Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
     std::span<const TokenId> prompt, std::span<const GenerateOptions> options,
@@ -211,121 +345,84 @@ std::vector<GenerationResult> generate_parallel(
     Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
     std::span<const TokenId> prompt, std::span<const std::vector<TokenId>> own_prompts,
     std::span<const GenerateOptions> options, const SequenceCallback& on_token) {
-    const int n = static_cast<int>(options.size());
-    if (n <= 0 || n > KvCache::kMaxSequences)
-        fail("parallel generation needs 1 to ", KvCache::kMaxSequences, " sequences, not ", n);
-    if (!own_prompts.empty() && own_prompts.size() != options.size())
+    const size_t n = options.size();
+    check_sequence_count(n);
+    if (!own_prompts.empty() && own_prompts.size() != n)
         fail("parallel generation: ", own_prompts.size(), " own prompts for ", n, " sequences");
     KvCache& kv = ctx.kv_cache();
-    for (SeqId s = 1; s < n; ++s)
-        if (kv.seq_cell_count(s) != 0) fail("sequence ", s, " is not empty");
-    auto own_prompt = [&](int i) {
-        return own_prompts.empty() ? std::span<const TokenId>()
-                                   : std::span<const TokenId>(own_prompts[static_cast<size_t>(i)]);
-    };
-
-    std::vector<std::unique_ptr<Stream>> streams;
-    for (int i = 0; i < n; ++i) {
-        auto text = make_text();
-        auto s = std::make_unique<Stream>(options[static_cast<size_t>(i)], text.get());
-        s->owned_text = std::move(text);
-        streams.push_back(std::move(s));
+    std::vector<SeqId> seqs(n);
+    for (size_t i = 0; i < n; ++i) {
+        seqs[i] = static_cast<SeqId>(i);
+        if (i > 0 && kv.seq_cell_count(seqs[i]) != 0) fail("sequence ", i, " is not empty");
     }
+    auto own = [&](size_t i) {
+        return own_prompts.empty() ? std::span<const TokenId>()
+                                   : std::span<const TokenId>(own_prompts[i]);
+    };
+    Streams streams = make_streams(make_text, options);
 
     const auto prompt_start = Clock::now();
-    const Pos prompt_end = feed_prompt(ctx, 0, prompt);
-    for (SeqId s = 1; s < n; ++s) kv.seq_copy(0, s);
+    std::vector<Pos> pos(n, feed_prompt(ctx, 0, prompt));
+    for (size_t i = 1; i < n; ++i) kv.seq_copy(0, seqs[i]);
     // Every sequence starts from the last logits of its prompt: the shared one's, or its own
-    // tokens' after it, all of which go through one decode. The context's logits are valid
-    // until the next decode, so the shared prompt's are kept aside when that decode comes.
-    std::vector<float> shared_logits;
-    std::vector<Pos> pos(static_cast<size_t>(n), prompt_end);
-    std::vector<int> batch_index(static_cast<size_t>(n), -1);
-    Batch batch(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-        const std::span<const TokenId> own = own_prompt(i);
-        for (size_t k = 0; k < own.size(); ++k) {
-            if (k + 1 == own.size())
-                batch_index[static_cast<size_t>(i)] = static_cast<int>(batch.size());
-            batch.add(own[k], pos[static_cast<size_t>(i)]++, i, k + 1 == own.size());
-        }
-    }
-    std::vector<std::span<const float>> logits(static_cast<size_t>(n),
-                                               ctx.output_logits(ctx.n_outputs() - 1));
-    if (!batch.empty()) {
-        if (static_cast<int64_t>(batch.size()) > kv.n_free())
-            fail("the sequences' own prompts have ", batch.size(),
-                 " tokens but the context has room for ", kv.n_free(), " more (", ctx.n_ctx(),
-                 " in all): shorten the prompts or enlarge the context");
-        if (std::any_of(batch_index.begin(), batch_index.end(), [](int b) { return b < 0; })) {
-            shared_logits.assign(logits[0].begin(), logits[0].end());
-            std::fill(logits.begin(), logits.end(), std::span<const float>(shared_logits));
-        }
-        ctx.decode(batch);
-        for (int i = 0; i < n; ++i)
-            if (const int b = batch_index[static_cast<size_t>(i)]; b >= 0)
-                logits[static_cast<size_t>(i)] = ctx.logits(static_cast<size_t>(b));
-    }
+    // tokens' after it.
+    std::vector<std::span<const float>> logits(n, ctx.output_logits(ctx.n_outputs() - 1));
+    std::vector<float> kept;
+    read_own_tokens(ctx, seqs, own, pos, logits, kept);
     const double prompt_seconds = seconds_since(prompt_start);
-    for (int i = 0; i < n; ++i) {
-        Stream& s = *streams[static_cast<size_t>(i)];
-        const std::span<const TokenId> own = own_prompt(i);
-        s.result.timings.prompt_tokens = static_cast<int64_t>(prompt.size() + own.size());
+    for (size_t i = 0; i < n; ++i) {
+        Stream& s = *streams[i];
+        s.result.timings.prompt_tokens = static_cast<int64_t>(prompt.size() + own(i).size());
         s.result.timings.prompt_seconds = prompt_seconds;
         if (s.options->penalize_prompt) {
             for (TokenId tok : prompt) s.sampler.accept(tok);
-            for (TokenId tok : own) s.sampler.accept(tok);
+            for (TokenId tok : own(i)) s.sampler.accept(tok);
         }
     }
+    return sample_together(ctx, streams, seqs, pos, logits, on_token);
+}
 
-    const auto gen_start = Clock::now();
-    auto finish_sequence = [&](int i) {
-        Stream& s = *streams[static_cast<size_t>(i)];
-        s.flush([&](TokenId tok, std::string_view txt) {
-            if (on_token) on_token(i, tok, txt);
-        });
-        s.result.timings.generated_tokens = static_cast<int64_t>(s.result.tokens.size());
-        s.result.timings.generation_seconds = seconds_since(gen_start);
-        kv.seq_remove(i);  // shared prompt cells stay while another sequence has them
+std::vector<GenerationResult> generate_continuations(
+    Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
+    std::span<const Continuation> items, const SequenceCallback& on_token) {
+    const size_t n = items.size();
+    check_sequence_count(n);
+    KvCache& kv = ctx.kv_cache();
+    std::vector<SeqId> seqs(n);
+    std::vector<Pos> pos(n);
+    std::vector<GenerateOptions> options(n);
+    for (size_t i = 0; i < n; ++i) {
+        const Continuation& c = items[i];
+        seqs[i] = c.seq;
+        for (size_t j = 0; j < i; ++j)
+            if (seqs[j] == c.seq) fail("sequence ", c.seq, " is continued twice");
+        if (c.held >= c.prompt.size())
+            fail("sequence ", c.seq, " has nothing to read: ", c.held, " of its ", c.prompt.size(),
+                 " prompt tokens are held");
+        if (kv.seq_pos_max(c.seq) + 1 < static_cast<Pos>(c.held))
+            fail("sequence ", c.seq, " holds ", kv.seq_pos_max(c.seq) + 1, " cells, not ", c.held);
+        kv.seq_remove(c.seq, static_cast<Pos>(c.held), -1);
+        pos[i] = static_cast<Pos>(c.held);
+        options[i] = c.options;
+    }
+    Streams streams = make_streams(make_text, options);
+
+    const auto prompt_start = Clock::now();
+    auto rest = [&](size_t i) {
+        return std::span<const TokenId>(items[i].prompt).subspan(items[i].held);
     };
-
-    for (;;) {
-        batch.clear();
-        for (int i = 0; i < n; ++i) {
-            Stream& s = *streams[static_cast<size_t>(i)];
-            batch_index[static_cast<size_t>(i)] = -1;
-            if (s.done) continue;
-            const TokenId next =
-                s.step(logits[static_cast<size_t>(i)], [&](TokenId tok, std::string_view txt) {
-                    if (on_token) on_token(i, tok, txt);
-                });
-            if (next < 0) {
-                finish_sequence(i);
-                continue;
-            }
-            batch_index[static_cast<size_t>(i)] = static_cast<int>(batch.size());
-            batch.add(next, pos[static_cast<size_t>(i)]++, i, true);
-        }
-        if (batch.empty()) break;
-        if (static_cast<int64_t>(batch.size()) > kv.n_free()) {
-            for (int i = 0; i < n; ++i) {
-                if (streams[static_cast<size_t>(i)]->done) continue;
-                streams[static_cast<size_t>(i)]->finish(StopReason::context_full);
-                finish_sequence(i);
-            }
-            break;
-        }
-        ctx.decode(batch);
-        for (int i = 0; i < n; ++i) {
-            const int b = batch_index[static_cast<size_t>(i)];
-            if (b < 0) continue;
-            logits[static_cast<size_t>(i)] = ctx.logits(static_cast<size_t>(b));
-        }
+    std::vector<std::span<const float>> logits(n);
+    std::vector<float> kept;
+    read_own_tokens(ctx, seqs, rest, pos, logits, kept);
+    const double prompt_seconds = seconds_since(prompt_start);
+    for (size_t i = 0; i < n; ++i) {
+        Stream& s = *streams[i];
+        s.result.timings.prompt_tokens = static_cast<int64_t>(items[i].prompt.size());
+        s.result.timings.prompt_seconds = prompt_seconds;
+        if (s.options->penalize_prompt)
+            for (TokenId tok : items[i].prompt) s.sampler.accept(tok);
     }
-
-    std::vector<GenerationResult> results;
-    for (auto& s : streams) results.push_back(std::move(s->result));
-    return results;
+    return sample_together(ctx, streams, seqs, pos, logits, on_token);
 }
 
 }  // namespace ponder

@@ -49,6 +49,9 @@ struct GenerateOptions {
     bool context_shift = false;
     int32_t n_keep = 0;
     const std::atomic<bool>* cancel = nullptr;  // checked between tokens (e.g. set on Ctrl-C)
+    // Parallel generation: the sequence keeps its cells when it stops (all but the token
+    // sampled last), so that generate_continuations can go on from them.
+    bool keep_cells = false;
 };
 
 struct GenerationTimings {
@@ -107,6 +110,22 @@ std::vector<GenerationResult> generate_parallel(
     Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
     std::span<const TokenId> prompt, std::span<const std::vector<TokenId>> own_prompts,
     std::span<const GenerateOptions> options, const SequenceCallback& on_token = {});
+
+// Goes on with sequences that already hold the start of their prompts (as parallel generation
+// with keep_cells leaves them): item i's sequence holds the first `held` tokens of `prompt` at
+// positions 0..held-1; its later cells are dropped, the rest of the prompt (at least one token)
+// is read, all sequences' in one decode, and they are sampled together as above. Each result
+// is what generating from the whole prompt alone gives. Throws when a sequence appears twice,
+// holds fewer cells than `held`, or has nothing left to read.
+struct Continuation {
+    SeqId seq = 0;
+    std::vector<TokenId> prompt;
+    size_t held = 0;
+    GenerateOptions options;
+};
+std::vector<GenerationResult> generate_continuations(
+    Context& ctx, const std::function<std::unique_ptr<TokenText>()>& make_text,
+    std::span<const Continuation> items, const SequenceCallback& on_token = {});
 
 // Holds back text that could still become a stop string. Exposed for tests.
 class StopMatcher {

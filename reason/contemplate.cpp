@@ -235,13 +235,26 @@ struct Round {
     std::vector<ChainReport> chains;
     std::optional<ChainReport> verifier_solution;  // when asked for
     int64_t prompt_tokens = 0;
+    // With keep_cells: what sequence i still holds in the cache (the prompt and the chain's
+    // tokens, but for one sampled last), chains first, then the verifier's solution.
+    std::vector<std::vector<TokenId>> held;
 };
+
+// The tokens of `prompt` + `generated` that sequence `seq` holds in the cache.
+std::vector<TokenId> held_tokens(const KvCache& kv, SeqId seq, std::span<const TokenId> prompt,
+                                 std::span<const TokenId> generated) {
+    std::vector<TokenId> held(prompt.begin(), prompt.end());
+    held.insert(held.end(), generated.begin(), generated.end());
+    held.resize(std::min(held.size(), static_cast<size_t>(kv.seq_pos_max(seq) + 1)));
+    return held;
+}
 
 // The chains of one round, sampled in one batched decode; with `verifier_solution`, one more
 // sequence beside them solves the question greedily for the verifier (it does not vote).
+// With `keep_cells`, the sequences stay in the cache for correct_chains.
 Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
                     const Settings& settings, int round, int first_index, uint64_t base_seed,
-                    bool verifier_solution, const ContemplationHooks& hooks,
+                    bool verifier_solution, bool keep_cells, const ContemplationHooks& hooks,
                     std::vector<ChainProgress>& progress, const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
     const int n = std::clamp(cs.chains, 1, KvCache::kMaxSequences);
@@ -256,6 +269,7 @@ Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
         seeds.push_back(base_seed + static_cast<uint64_t>(round) * 1000 + static_cast<uint64_t>(i));
         o.sampling.seed = seeds.back();
         o.cancel = cancel;
+        o.keep_cells = keep_cells;
         options.push_back(std::move(o));
     }
     progress.assign(static_cast<size_t>(n), ChainProgress{});
@@ -281,10 +295,16 @@ Round sample_chains(Assistant& assistant, const std::vector<TokenId>& prompt,
             }
             if (hooks.on_progress) hooks.on_progress(progress);
         });
-    assistant.forget_cache();
 
     Round out;
     out.prompt_tokens = static_cast<int64_t>(prompt.size());
+    if (keep_cells) {
+        for (size_t i = 0; i < results.size(); ++i)
+            out.held.push_back(held_tokens(assistant.context().kv_cache(), static_cast<SeqId>(i),
+                                           prompt, results[i].tokens));
+    } else {
+        assistant.forget_cache();
+    }
     for (size_t i = 0; i < results.size(); ++i) {
         auto& r = results[i];
         ChainReport c;
@@ -354,76 +374,123 @@ std::vector<std::string> find_slips(std::string_view question, const std::string
     return slips;
 }
 
+// Tokens at the start of `a` that `b` starts with too.
+size_t common_start(std::span<const TokenId> a, std::span<const TokenId> b) {
+    return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first -
+                               a.begin());
+}
+
 // The exact check can do more than penalise: a chain that slipped on one step usually knows what
 // to do with the right number. The chain is cut at its first slip, put right, and the
 // model goes on from there; at most kMaxCorrections times. The chains that slipped are put right
-// together, one batched generation a pass: their prompts share the cells of their common start,
-// and each goes on as it would alone (the same tokens, seed and sampling).
+// together, one batched generation a pass, and each goes on as it would alone (the same tokens,
+// seed and sampling). Chain i is sequence i of the cache, which holds held[i] (sample_chains
+// kept them): a corrected prompt is read from where it leaves what the sequence holds, so only
+// the corrected line is new. When the cache has no room for that, the chains start afresh
+// from their common prompt, as many at a time as fit.
 void correct_chains(Assistant& assistant, const std::string& prompt_text, std::string_view question,
                     std::span<ChainReport* const> chains, std::span<const float> temperatures,
-                    const Settings& settings, const std::atomic<bool>* cancel) {
+                    std::vector<std::vector<TokenId>> held, const Settings& settings,
+                    const std::atomic<bool>* cancel) {
     const ContemplateSettings& cs = settings.contemplate;
+    const Tokenizer& tok = assistant.model().tokenizer();
+    auto make_text = [&] { return token_text(tok); };
+    KvCache& kv = assistant.context().kv_cache();
+    bool in_cache = held.size() == chains.size();
+    if (!in_cache) assistant.forget_cache();
     for (int k = 0; k < kMaxCorrections && !(cancel && cancel->load()); ++k) {
-        std::vector<ChainReport*> slipped;
+        std::vector<size_t> slipped;  // indexes into chains
         std::vector<std::string> fixed;
-        std::vector<std::vector<TokenId>> prompts;
-        std::vector<GenerateOptions> options;
+        std::vector<Continuation> items;
         for (size_t i = 0; i < chains.size(); ++i) {
             ChainReport& c = *chains[i];
-            if (c.tokens >= cs.think_tokens) continue;
-            std::vector<std::string> slips = find_slips(question, c.text, check_arithmetic(c.text));
-            if (slips.empty()) continue;
-            GenerateOptions o = generate_options(settings.sampling);
-            o.sampling.temperature = temperatures[i];
-            o.sampling.seed = c.seed + 7919 * static_cast<uint64_t>(k + 1);
-            o.max_tokens = static_cast<int32_t>(cs.think_tokens - c.tokens);
-            o.stop.clear();
-            o.cancel = cancel;
-            options.push_back(std::move(o));
-            prompts.push_back(assistant.tokenize_prompt(prompt_text + slips.front()));
+            std::vector<std::string> slips =
+                c.tokens < cs.think_tokens ? find_slips(question, c.text, check_arithmetic(c.text))
+                                           : std::vector<std::string>{};
+            if (slips.empty()) {
+                // Done: its cells are not needed any more.
+                if (in_cache) kv.seq_remove(static_cast<SeqId>(i));
+                continue;
+            }
+            Continuation item;
+            item.seq = static_cast<SeqId>(i);
+            item.prompt = assistant.tokenize_prompt(prompt_text + slips.front());
+            item.options = generate_options(settings.sampling);
+            item.options.sampling.temperature = temperatures[i];
+            item.options.sampling.seed = c.seed + 7919 * static_cast<uint64_t>(k + 1);
+            item.options.max_tokens = static_cast<int32_t>(cs.think_tokens - c.tokens);
+            item.options.stop.clear();
+            item.options.cancel = cancel;
+            item.options.keep_cells = true;
+            if (in_cache) {
+                // At least one token is read: its logits start the correction.
+                item.held = std::min(common_start(item.prompt, held[i]), item.prompt.size() - 1);
+                kv.seq_remove(item.seq, static_cast<Pos>(item.held), -1);
+            }
+            items.push_back(std::move(item));
             fixed.push_back(std::move(slips.front()));
-            slipped.push_back(&c);
+            slipped.push_back(i);
         }
         if (slipped.empty()) break;
-        size_t common = prompts[0].size();
-        for (const auto& p : prompts)
-            common = std::min<size_t>(
-                common,
-                std::mismatch(p.begin(), p.end(), prompts[0].begin(), prompts[0].end()).first -
-                    p.begin());
-        std::vector<std::vector<TokenId>> own;
-        for (const auto& p : prompts)
-            own.emplace_back(p.begin() + static_cast<std::ptrdiff_t>(common), p.end());
-        // As many chains at a time as the context holds with all their tokens (a chain that
-        // does not fit alone goes alone, and stops where the context is full).
-        const Tokenizer& tok = assistant.model().tokenizer();
-        const int64_t n_ctx = assistant.context().n_ctx();
-        for (size_t begin = 0; begin < slipped.size();) {
-            size_t end = begin;
-            int64_t cells = static_cast<int64_t>(common);
-            while (end < slipped.size()) {
-                cells += static_cast<int64_t>(own[end].size()) + options[end].max_tokens;
-                if (end > begin && cells > n_ctx) break;
-                ++end;
+
+        int64_t room = 0;  // cells the corrections may need beyond what stays
+        for (const Continuation& item : items)
+            room += static_cast<int64_t>(item.prompt.size() - item.held) + item.options.max_tokens;
+        if (in_cache && room > kv.n_free()) {
+            assistant.forget_cache();
+            in_cache = false;
+            for (Continuation& item : items) item.held = 0;
+        }
+        std::vector<GenerationResult> results;
+        if (in_cache) {
+            results = generate_continuations(assistant.context(), make_text, items);
+        } else {
+            // Afresh: the common start of all prompts once, then as many chains at a time as
+            // the context holds with all they may write (one that does not fit alone goes
+            // alone and stops where the context is full).
+            size_t common = items[0].prompt.size();
+            for (const Continuation& item : items)
+                common = std::min(common, common_start(item.prompt, items[0].prompt));
+            std::vector<std::vector<TokenId>> own;
+            std::vector<GenerateOptions> options;
+            for (const Continuation& item : items) {
+                own.emplace_back(item.prompt.begin() + static_cast<std::ptrdiff_t>(common),
+                                 item.prompt.end());
+                options.push_back(item.options);
+                options.back().keep_cells = false;
+            }
+            const int64_t n_ctx = assistant.context().n_ctx();
+            for (size_t begin = 0; begin < items.size();) {
+                size_t end = begin;
+                int64_t cells = static_cast<int64_t>(common);
+                while (end < items.size()) {
+                    cells += static_cast<int64_t>(own[end].size()) + options[end].max_tokens;
+                    if (end > begin && cells > n_ctx) break;
+                    ++end;
+                }
+                assistant.forget_cache();
+                auto group = generate_parallel(
+                    assistant.context(), make_text,
+                    std::span<const TokenId>(items[0].prompt).first(common),
+                    std::span<const std::vector<TokenId>>(own).subspan(begin, end - begin),
+                    std::span<const GenerateOptions>(options).subspan(begin, end - begin));
+                for (auto& r : group) results.push_back(std::move(r));
+                begin = end;
             }
             assistant.forget_cache();
-            const auto results = generate_parallel(
-                assistant.context(), [&] { return token_text(tok); },
-                std::span<const TokenId>(prompts[0]).first(common),
-                std::span<const std::vector<TokenId>>(own).subspan(begin, end - begin),
-                std::span<const GenerateOptions>(options).subspan(begin, end - begin));
-            assistant.forget_cache();
-            for (size_t j = begin; j < end; ++j) {
-                const GenerationResult& r = results[j - begin];
-                ChainReport& c = *slipped[j];
-                ++c.corrections;
-                c.text = fixed[j] + r.text;
-                c.stop_reason = r.stop_reason;
-                c.tokens += static_cast<int64_t>(r.tokens.size());
-            }
-            begin = end;
+        }
+        for (size_t j = 0; j < slipped.size(); ++j) {
+            const GenerationResult& r = results[j];
+            ChainReport& c = *chains[slipped[j]];
+            ++c.corrections;
+            c.text = fixed[j] + r.text;
+            c.stop_reason = r.stop_reason;
+            c.tokens += static_cast<int64_t>(r.tokens.size());
+            if (in_cache)
+                held[slipped[j]] = held_tokens(kv, items[j].seq, items[j].prompt, r.tokens);
         }
     }
+    assistant.forget_cache();
     for (ChainReport* c : chains) c->answer = extract_answer(c->text);
 }
 
@@ -573,9 +640,10 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
         if (hooks.on_stage) hooks.on_stage(round, round == 0 ? "sampling" : "refining");
         const std::string prompt_text = assistant.render(messages);
         auto prompt = assistant.tokenize_prompt(prompt_text);
-        Round r = sample_chains(
-            assistant, prompt, settings, round, static_cast<int>(result.chains.size()), base_seed,
-            cs.verifier && cs.verifier_solves && round == 0, hooks, progress, cancel);
+        Round r = sample_chains(assistant, prompt, settings, round,
+                                static_cast<int>(result.chains.size()), base_seed,
+                                cs.verifier && cs.verifier_solves && round == 0,
+                                cs.arithmetic_check, hooks, progress, cancel);
         result.prompt_tokens += r.prompt_tokens;
         if (cs.arithmetic_check) {
             if (hooks.on_stage) hooks.on_stage(round, "correcting");
@@ -585,8 +653,8 @@ ContemplationResult contemplate(Assistant& assistant, std::span<const Message> c
             for (auto& c : r.chains) chains.push_back(&c), temperatures.push_back(cs.temperature);
             if (r.verifier_solution)
                 chains.push_back(&*r.verifier_solution), temperatures.push_back(0.0f);
-            correct_chains(assistant, prompt_text, question, chains, temperatures, settings,
-                           cancel);
+            correct_chains(assistant, prompt_text, question, chains, temperatures,
+                           std::move(r.held), settings, cancel);
         }
         if (r.verifier_solution) {
             result.generated_tokens += r.verifier_solution->tokens;

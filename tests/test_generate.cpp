@@ -266,6 +266,66 @@ TEST_F(Generate, ParallelSequencesWithOwnPromptsEqualSoloRunsOfTheirWholePrompts
         Error);
 }
 
+TEST_F(Generate, ContinuationsGoOnFromKeptCellsAsWholePromptsAlone) {
+    std::vector<GenerateOptions> opts(3);
+    for (int i = 0; i < 3; ++i) {
+        opts[i].max_tokens = 6 + i;
+        opts[i].sampling.temperature = 0.9f;
+        opts[i].sampling.seed = 300 + static_cast<uint64_t>(i);
+        opts[i].keep_cells = true;
+    }
+    auto ctx = context(128);
+    auto make_text = [] { return std::make_unique<IdText>(); };
+    const auto first = generate_parallel(*ctx, make_text, ref_.prompt, opts);
+    // Each keeps the prompt and what it generated, but for the token it sampled last.
+    std::vector<std::vector<TokenId>> held(3, ref_.prompt);
+    for (int i = 0; i < 3; ++i) {
+        held[i].insert(held[i].end(), first[i].tokens.begin(), first[i].tokens.end() - 1);
+        EXPECT_EQ(ctx->kv_cache().seq_pos_max(i) + 1, static_cast<Pos>(held[i].size())) << i;
+    }
+
+    // Sequence 1 goes back to just after the prompt and reads other tokens; sequence 0 reads
+    // one more token after all it holds; sequence 2 is left as it is.
+    std::vector<Continuation> items(2);
+    items[0].seq = 1;
+    items[0].prompt = ref_.prompt;
+    items[0].prompt.insert(items[0].prompt.end(), {50, 61, 72});
+    items[0].held = ref_.prompt.size();
+    items[1].seq = 0;
+    items[1].prompt = held[0];
+    items[1].prompt.push_back(first[0].tokens.back());
+    items[1].held = held[0].size();
+    for (auto& item : items) {
+        item.options.max_tokens = 7;
+        item.options.sampling.temperature = 0.8f;
+        item.options.sampling.seed = 400 + static_cast<uint64_t>(item.seq);
+    }
+    const auto next = generate_continuations(*ctx, make_text, items);
+    ASSERT_EQ(next.size(), 2u);
+    for (size_t i = 0; i < items.size(); ++i) {
+        auto solo_ctx = context(128);
+        IdText text;
+        const auto solo = generate(*solo_ctx, text, items[i].prompt, items[i].options);
+        EXPECT_EQ(next[i].tokens, solo.tokens) << "item " << i;
+        EXPECT_EQ(next[i].timings.prompt_tokens, static_cast<int64_t>(items[i].prompt.size()));
+    }
+    // Without keep_cells the continued sequences are gone; the one left alone is not.
+    EXPECT_EQ(ctx->kv_cache().seq_cell_count(0), 0);
+    EXPECT_EQ(ctx->kv_cache().seq_cell_count(1), 0);
+    EXPECT_EQ(ctx->kv_cache().seq_pos_max(2) + 1, static_cast<Pos>(held[2].size()));
+
+    Continuation bad;
+    bad.seq = 2;
+    bad.prompt = held[2];
+    bad.held = held[2].size();  // nothing left to read
+    EXPECT_THROW(generate_continuations(*ctx, make_text, std::span(&bad, 1)), Error);
+    bad.prompt.insert(bad.prompt.end(), {5, 6});
+    bad.held = held[2].size() + 1;  // more than it holds
+    EXPECT_THROW(generate_continuations(*ctx, make_text, std::span(&bad, 1)), Error);
+    const std::vector<Continuation> twice(2, items[0]);
+    EXPECT_THROW(generate_continuations(*ctx, make_text, twice), Error);
+}
+
 TEST_F(Generate, ParallelSequencesStopTogetherWhenTheContextIsFull) {
     const int64_t n_ctx = static_cast<int64_t>(ref_.prompt.size()) + 6;  // 3 steps of 2
     auto ctx = context(n_ctx);
