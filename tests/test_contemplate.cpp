@@ -137,9 +137,10 @@ TEST_F(Contemplate, TraceJsonHasChainsVotesAndTimings) {
     EXPECT_TRUE(j["chains"][0].contains("seed"));
 }
 
-// The bundled demo model slips in its arithmetic, so its chains get put right. All that slipped
-// are put right together in one batched generation; when the context cannot hold them all at
-// once they go in groups, and either way each chain ends as it does with room for all.
+// The bundled demo model slips in its arithmetic, so its chains get put right, all that slipped
+// together. With room, each goes on from the cells it holds and reads only its corrected line;
+// without, they start afresh from their common prompt, in groups that fit. Either way each chain
+// ends as it would alone.
 TEST(ContemplateCorrections, ChainsPutRightInGroupsEndAsWithRoomForAll) {
     auto model = LanguageModel::load(std::filesystem::path(PONDER_SOURCE_DIR) / "models" /
                                      "ponder-tiny.gguf");
@@ -152,9 +153,8 @@ TEST(ContemplateCorrections, ChainsPutRightInGroupsEndAsWithRoomForAll) {
         {"user",
          "David saves 16 dollars a week for 8 weeks. Then he pays for 7 cakes at 10 dollars "
          "each. How many dollars does David have in the end?"}};
-    // 600 cells hold the prompt (78 tokens) and every chain as sampled, but not every chain
-    // that slipped at once with the up to 128 tokens it may write: in two of the three passes
-    // they go in two groups.
+    // 600 cells hold the prompt (78 tokens) and every chain as sampled, but not the corrections
+    // beside them: they start afresh, and in two of the three passes go in two groups.
     Assistant roomy(model, AssistantOptions{.context = 2048, .extra_cells = 0});
     Assistant tight(model, AssistantOptions{.context = 600, .extra_cells = 0});
     const ContemplationResult a = contemplate(roomy, question, settings);
