@@ -92,7 +92,9 @@ std::vector<ModeRun> plan(const EvalOptions& opt) {
             r.settings.sampling.max_tokens = opt.think_tokens;
             runs.push_back(r);
         } else if (mode == "contemplate") {
-            runs.push_back({"contemplate (" + std::to_string(opt.chains) + " chains)", true, base});
+            runs.push_back({"contemplate (" + std::to_string(opt.chains) +
+                                (opt.chains == 1 ? " chain)" : " chains)"),
+                            true, base});
             if (opt.ablations) {
                 ModeRun no_check{"  without arithmetic check", true, base};
                 no_check.settings.contemplate.arithmetic_check = false;
@@ -197,7 +199,7 @@ int run_eval(const EvalOptions& opt, const std::optional<Config>& config) {
     for (const auto& r : runs) {
         char acc[32];
         std::snprintf(acc, sizeof acc, "%.1f%% (%d)", 100.0 * r.correct / n, r.correct);
-        std::printf("%-34s %16s %14.2f %16.1f\n", r.name.c_str(), acc, r.seconds / n,
+        std::printf("%-34s %16s %14.3f %16.1f\n", r.name.c_str(), acc, r.seconds / n,
                     static_cast<double>(r.tokens) / n);
     }
     return 0;
