@@ -1,5 +1,6 @@
 #include "engine/thread_pool.h"
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 
@@ -14,10 +15,27 @@ namespace ponder {
 
 namespace {
 
-// Spin this many rounds (tens of microseconds) before sleeping: decode issues many short jobs
-// back to back, and a futex wake-up costs more than the job itself for small matrices. Not
-// longer: on a busy machine spinning threads take time from the ones doing work.
-constexpr int kSpinRounds = 2000;
+// Waiting threads spin this long before sleeping: decode issues many short jobs back to back,
+// with a little serial work between them (sampling eight chains of a small model takes tens of
+// microseconds), and a futex wake-up costs more than such a job. Not longer: on a busy machine
+// spinning threads take time from the ones doing work. Timed rather than counted, as a PAUSE
+// takes 10 ns on some cores and 40 on others.
+constexpr auto kSpinTime = std::chrono::microseconds(100);
+
+// Spins (PAUSE) until kSpinTime has passed since construction, looking at the clock every few
+// rounds; then spin() returns false and the caller sleeps.
+class Spin {
+  public:
+    bool spin() {
+        PONDER_PAUSE();
+        if (++rounds_ % 16 != 0) return true;
+        return std::chrono::steady_clock::now() - start_ < kSpinTime;
+    }
+
+  private:
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    unsigned rounds_ = 0;
+};
 
 }  // namespace
 
@@ -59,10 +77,9 @@ void ThreadPool::run_raw(RawFn fn, void* ctx, bool every_thread) {
     fn(ctx, 0, n_threads_);
 
     if (every_thread) {
-        for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-            if (spin < kSpinRounds) {
-                PONDER_PAUSE();
-            } else {
+        Spin spin;
+        while (pending_.load(std::memory_order_acquire) != 0) {
+            if (!spin.spin()) {
                 const int left = pending_.load(std::memory_order_acquire);
                 if (left != 0) pending_.wait(left, std::memory_order_acquire);
             }
@@ -71,10 +88,9 @@ void ThreadPool::run_raw(RawFn fn, void* ctx, bool every_thread) {
         // Workers that have not joined by now will see the job closed and skip it; those that
         // joined are finishing their last chunk.
         open_job_.store(0, std::memory_order_seq_cst);
-        for (int spin = 0; active_.load(std::memory_order_seq_cst) != 0; ++spin) {
-            if (spin < kSpinRounds) {
-                PONDER_PAUSE();
-            } else {
+        Spin spin;
+        while (active_.load(std::memory_order_seq_cst) != 0) {
+            if (!spin.spin()) {
                 const int left = active_.load(std::memory_order_seq_cst);
                 if (left != 0) active_.wait(left, std::memory_order_seq_cst);
             }
@@ -89,12 +105,9 @@ void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
         uint64_t now = job_word_.load(std::memory_order_acquire);
-        for (int spin = 0; now == seen; ++spin) {
-            if (spin < kSpinRounds) {
-                PONDER_PAUSE();
-            } else {
-                job_word_.wait(seen, std::memory_order_acquire);
-            }
+        Spin spin;
+        while (now == seen) {
+            if (!spin.spin()) job_word_.wait(seen, std::memory_order_acquire);
             now = job_word_.load(std::memory_order_acquire);
         }
         seen = now;
