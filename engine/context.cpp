@@ -27,8 +27,9 @@ struct Context::Scratch {
     std::vector<float> rope;  // per token cos/sin [n][n_rot]
     std::vector<Pos> pos;
     std::vector<SeqId> seq;
-    std::vector<int32_t> visible;       // the cells each token attends to, concatenated
-    std::vector<size_t> visible_begin;  // per token: its range of `visible`
+    std::vector<std::vector<int32_t>> by_seq;  // per sequence of the pass: its cells by position
+    std::vector<int32_t> visible;              // the cells each token attends to, concatenated
+    std::vector<size_t> visible_begin;         // per token: its range of `visible`
     std::vector<size_t> visible_end;
     std::vector<int64_t> out_rows;  // tokens whose logits are wanted
     // Runs of consecutive tokens that attend together (attend_tokens): [first token, count).
@@ -231,32 +232,35 @@ void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
         s.pos[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].pos;
     }
 
-    // Each token attends to the cells of its own sequence at or before its position.
+    // Each token attends to the cells of its own sequence at or before its position, in
+    // position order whatever cells they landed in (freed cells are reused): results then do
+    // not depend on what other sequences did. One scan of the cache lists each sequence's
+    // cells; a token sees a prefix of its sequence's list.
+    uint64_t wanted = 0;
+    for (const SeqId sq : s.seq) wanted |= uint64_t{1} << sq;
+    if (s.by_seq.empty()) s.by_seq.resize(KvCache::kMaxSequences);
+    for (uint64_t bits = wanted; bits != 0; bits &= bits - 1)
+        s.by_seq[static_cast<size_t>(__builtin_ctzll(bits))].clear();
+    for (int64_t cell = 0; cell < kv_.extent(); ++cell)
+        for (uint64_t bits = kv_.cell(cell).seqs & wanted; bits != 0; bits &= bits - 1)
+            s.by_seq[static_cast<size_t>(__builtin_ctzll(bits))].push_back(
+                static_cast<int32_t>(cell));
+    auto earlier = [&](int32_t a, int32_t b) { return kv_.cell(a).pos < kv_.cell(b).pos; };
+    for (uint64_t bits = wanted; bits != 0; bits &= bits - 1) {
+        auto& list = s.by_seq[static_cast<size_t>(__builtin_ctzll(bits))];
+        if (!std::is_sorted(list.begin(), list.end(), earlier))
+            std::sort(list.begin(), list.end(), earlier);
+    }
     s.visible.clear();
     s.visible_begin.resize(static_cast<size_t>(n));
     s.visible_end.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        s.visible_begin[static_cast<size_t>(i)] = s.visible.size();
         const Pos p = s.pos[static_cast<size_t>(i)];
-        const SeqId sq = s.seq[static_cast<size_t>(i)];
-        bool in_order = true;
-        Pos last = -1;
-        for (int64_t cell = 0; cell < kv_.extent(); ++cell) {
-            const KvCache::Cell& kc = kv_.cell(cell);
-            if (kc.has(sq) && kc.pos <= p) {
-                s.visible.push_back(static_cast<int32_t>(cell));
-                in_order = in_order && kc.pos > last;
-                last = kc.pos;
-            }
-        }
-        // Attend in position order, whatever cells the tokens landed in (freed cells are
-        // reused): results then do not depend on what other sequences did.
-        if (!in_order) {
-            std::sort(s.visible.begin() +
-                          static_cast<std::ptrdiff_t>(s.visible_begin[static_cast<size_t>(i)]),
-                      s.visible.end(),
-                      [&](int32_t a, int32_t b) { return kv_.cell(a).pos < kv_.cell(b).pos; });
-        }
+        const auto& list = s.by_seq[static_cast<size_t>(s.seq[static_cast<size_t>(i)])];
+        const auto seen = std::partition_point(list.begin(), list.end(),
+                                               [&](int32_t c) { return kv_.cell(c).pos <= p; });
+        s.visible_begin[static_cast<size_t>(i)] = s.visible.size();
+        s.visible.insert(s.visible.end(), list.begin(), seen);
         s.visible_end[static_cast<size_t>(i)] = s.visible.size();
     }
 
