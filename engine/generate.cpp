@@ -55,6 +55,17 @@ struct Stream {
         result.stop_reason = reason;
     }
 
+    // The stream's prompt, `start` then `rest`, has been read: its timing, and its tokens into
+    // the penalty history when the options ask.
+    void read_prompt(std::span<const TokenId> start, std::span<const TokenId> rest,
+                     double seconds) {
+        result.timings.prompt_tokens = static_cast<int64_t>(start.size() + rest.size());
+        result.timings.prompt_seconds = seconds;
+        if (!options->penalize_prompt) return;
+        for (TokenId tok : start) sampler.accept(tok);
+        for (TokenId tok : rest) sampler.accept(tok);
+    }
+
     // Samples the next token from `logits` (-1 when cancelled). It touches this stream's
     // sampler only, so several streams pick at once on different threads.
     TokenId pick(std::span<const float> logits) {
@@ -173,10 +184,7 @@ GenerationResult generate(Context& ctx, TokenText& text, std::span<const TokenId
 
     const auto prompt_start = Clock::now();
     Pos pos = feed_prompt(ctx, kSeq, prompt);
-    t.prompt_tokens = static_cast<int64_t>(prompt.size());
-    t.prompt_seconds = seconds_since(prompt_start);
-    if (options.penalize_prompt)
-        for (TokenId tok : prompt) stream.sampler.accept(tok);
+    stream.read_prompt(prompt, {}, seconds_since(prompt_start));
 
     const auto gen_start = Clock::now();
     // The context's own logits, valid until the next decode: each is sampled before that.
@@ -370,15 +378,7 @@ std::vector<GenerationResult> generate_parallel(
     std::vector<float> kept;
     read_own_tokens(ctx, seqs, own, pos, logits, kept);
     const double prompt_seconds = seconds_since(prompt_start);
-    for (size_t i = 0; i < n; ++i) {
-        Stream& s = *streams[i];
-        s.result.timings.prompt_tokens = static_cast<int64_t>(prompt.size() + own(i).size());
-        s.result.timings.prompt_seconds = prompt_seconds;
-        if (s.options->penalize_prompt) {
-            for (TokenId tok : prompt) s.sampler.accept(tok);
-            for (TokenId tok : own(i)) s.sampler.accept(tok);
-        }
-    }
+    for (size_t i = 0; i < n; ++i) streams[i]->read_prompt(prompt, own(i), prompt_seconds);
     return sample_together(ctx, streams, seqs, pos, logits, on_token);
 }
 
@@ -401,10 +401,11 @@ std::vector<GenerationResult> generate_continuations(
                  " prompt tokens are held");
         if (kv.seq_pos_max(c.seq) + 1 < static_cast<Pos>(c.held))
             fail("sequence ", c.seq, " holds ", kv.seq_pos_max(c.seq) + 1, " cells, not ", c.held);
-        kv.seq_remove(c.seq, static_cast<Pos>(c.held), -1);
         pos[i] = static_cast<Pos>(c.held);
         options[i] = c.options;
     }
+    // Checked first: an invalid item changes nothing.
+    for (const Continuation& c : items) kv.seq_remove(c.seq, static_cast<Pos>(c.held), -1);
     Streams streams = make_streams(make_text, options);
 
     const auto prompt_start = Clock::now();
@@ -415,13 +416,7 @@ std::vector<GenerationResult> generate_continuations(
     std::vector<float> kept;
     read_own_tokens(ctx, seqs, rest, pos, logits, kept);
     const double prompt_seconds = seconds_since(prompt_start);
-    for (size_t i = 0; i < n; ++i) {
-        Stream& s = *streams[i];
-        s.result.timings.prompt_tokens = static_cast<int64_t>(items[i].prompt.size());
-        s.result.timings.prompt_seconds = prompt_seconds;
-        if (s.options->penalize_prompt)
-            for (TokenId tok : items[i].prompt) s.sampler.accept(tok);
-    }
+    for (size_t i = 0; i < n; ++i) streams[i]->read_prompt(items[i].prompt, {}, prompt_seconds);
     return sample_together(ctx, streams, seqs, pos, logits, on_token);
 }
 

@@ -324,6 +324,16 @@ TEST_F(Generate, ContinuationsGoOnFromKeptCellsAsWholePromptsAlone) {
     EXPECT_THROW(generate_continuations(*ctx, make_text, std::span(&bad, 1)), Error);
     const std::vector<Continuation> twice(2, items[0]);
     EXPECT_THROW(generate_continuations(*ctx, make_text, twice), Error);
+    // An invalid item changes nothing, not even for the valid ones before it.
+    std::vector<Continuation> mixed(2);
+    mixed[0].seq = 2;
+    mixed[0].prompt = {1, 2, 3, 4};
+    mixed[0].held = 2;
+    mixed[1].seq = 5;  // holds nothing
+    mixed[1].prompt = {1, 2, 3};
+    mixed[1].held = 2;
+    EXPECT_THROW(generate_continuations(*ctx, make_text, mixed), Error);
+    EXPECT_EQ(ctx->kv_cache().seq_pos_max(2) + 1, static_cast<Pos>(held[2].size()));
 }
 
 TEST_F(Generate, ParallelSequencesStopTogetherWhenTheContextIsFull) {
