@@ -380,14 +380,54 @@ size_t common_start(std::span<const TokenId> a, std::span<const TokenId> b) {
                                a.begin());
 }
 
+// Generates every item's continuation in an empty cache: the common start of all prompts is
+// read once, then as many items at a time as the context holds with all they may write (one that
+// does not fit alone goes alone and stops where the context is full).
+std::vector<GenerationResult> generate_afresh(Assistant& assistant,
+                                              std::span<const Continuation> items) {
+    const Tokenizer& tok = assistant.model().tokenizer();
+    size_t common = items[0].prompt.size();
+    for (const Continuation& item : items)
+        common = std::min(common, common_start(item.prompt, items[0].prompt));
+    std::vector<std::vector<TokenId>> own;
+    std::vector<GenerateOptions> options;
+    for (const Continuation& item : items) {
+        own.emplace_back(item.prompt.begin() + static_cast<std::ptrdiff_t>(common),
+                         item.prompt.end());
+        options.push_back(item.options);
+        options.back().keep_cells = false;
+    }
+    std::vector<GenerationResult> results;
+    const int64_t n_ctx = assistant.context().n_ctx();
+    for (size_t begin = 0; begin < items.size();) {
+        size_t end = begin;
+        int64_t cells = static_cast<int64_t>(common);
+        while (end < items.size()) {
+            cells += static_cast<int64_t>(own[end].size()) + options[end].max_tokens;
+            if (end > begin && cells > n_ctx) break;
+            ++end;
+        }
+        assistant.forget_cache();
+        auto group = generate_parallel(
+            assistant.context(), [&] { return token_text(tok); },
+            std::span<const TokenId>(items[0].prompt).first(common),
+            std::span<const std::vector<TokenId>>(own).subspan(begin, end - begin),
+            std::span<const GenerateOptions>(options).subspan(begin, end - begin));
+        for (auto& r : group) results.push_back(std::move(r));
+        begin = end;
+    }
+    assistant.forget_cache();
+    return results;
+}
+
 // The exact check can do more than penalise: a chain that slipped on one step usually knows what
 // to do with the right number. The chain is cut at its first slip, put right, and the
 // model goes on from there; at most kMaxCorrections times. The chains that slipped are put right
 // together, one batched generation a pass, and each goes on as it would alone (the same tokens,
 // seed and sampling). Chain i is sequence i of the cache, which holds held[i] (sample_chains
 // kept them): a corrected prompt is read from where it leaves what the sequence holds, so only
-// the corrected line is new. When the cache has no room for that, the chains start afresh
-// from their common prompt, as many at a time as fit.
+// the corrected line is new. When the cache has no room for that, they start afresh
+// (generate_afresh).
 void correct_chains(Assistant& assistant, const std::string& prompt_text, std::string_view question,
                     std::span<ChainReport* const> chains, std::span<const float> temperatures,
                     std::vector<std::vector<TokenId>> held, const Settings& settings,
@@ -439,46 +479,10 @@ void correct_chains(Assistant& assistant, const std::string& prompt_text, std::s
         if (in_cache && room > kv.n_free()) {
             assistant.forget_cache();
             in_cache = false;
-            for (Continuation& item : items) item.held = 0;
         }
-        std::vector<GenerationResult> results;
-        if (in_cache) {
-            results = generate_continuations(assistant.context(), make_text, items);
-        } else {
-            // Afresh: the common start of all prompts once, then as many chains at a time as
-            // the context holds with all they may write (one that does not fit alone goes
-            // alone and stops where the context is full).
-            size_t common = items[0].prompt.size();
-            for (const Continuation& item : items)
-                common = std::min(common, common_start(item.prompt, items[0].prompt));
-            std::vector<std::vector<TokenId>> own;
-            std::vector<GenerateOptions> options;
-            for (const Continuation& item : items) {
-                own.emplace_back(item.prompt.begin() + static_cast<std::ptrdiff_t>(common),
-                                 item.prompt.end());
-                options.push_back(item.options);
-                options.back().keep_cells = false;
-            }
-            const int64_t n_ctx = assistant.context().n_ctx();
-            for (size_t begin = 0; begin < items.size();) {
-                size_t end = begin;
-                int64_t cells = static_cast<int64_t>(common);
-                while (end < items.size()) {
-                    cells += static_cast<int64_t>(own[end].size()) + options[end].max_tokens;
-                    if (end > begin && cells > n_ctx) break;
-                    ++end;
-                }
-                assistant.forget_cache();
-                auto group = generate_parallel(
-                    assistant.context(), make_text,
-                    std::span<const TokenId>(items[0].prompt).first(common),
-                    std::span<const std::vector<TokenId>>(own).subspan(begin, end - begin),
-                    std::span<const GenerateOptions>(options).subspan(begin, end - begin));
-                for (auto& r : group) results.push_back(std::move(r));
-                begin = end;
-            }
-            assistant.forget_cache();
-        }
+        const std::vector<GenerationResult> results =
+            in_cache ? generate_continuations(assistant.context(), make_text, items)
+                     : generate_afresh(assistant, items);
         for (size_t j = 0; j < slipped.size(); ++j) {
             const GenerationResult& r = results[j];
             ChainReport& c = *chains[slipped[j]];
