@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/key_blocks.h"
+#include "engine/memory.h"
 
 namespace ponder {
 
@@ -112,8 +113,10 @@ class KvCache {
 
     int64_t n_heads_, head_dim_k_, head_dim_v_;
     std::vector<Cell> cells_;
-    std::vector<uint16_t> k_;  // F16 bits, [layer][head][key block][head_dim][16]
-    std::vector<uint16_t> v_;  // F16 bits, [layer][head][cell][head_dim]
+    // F16 bits, [layer][head][key block][head_dim][16]
+    std::vector<uint16_t, CacheLineAllocator<uint16_t>> k_;
+    // F16 bits, [layer][head][cell][head_dim]
+    std::vector<uint16_t, CacheLineAllocator<uint16_t>> v_;
     int64_t n_used_ = 0;
     int64_t extent_ = 0;
     bool has_shift_ = false;
