@@ -15,6 +15,7 @@
 #include "engine/error.h"
 #include "reason/answer.h"
 #include "reason/assistant.h"
+#include "reason/calibration.h"
 #include "reason/contemplate.h"
 #include "reason/interrupt.h"
 
@@ -51,8 +52,14 @@ struct ModeRun {
     int answered = 0;
     double seconds = 0;
     int64_t tokens = 0;
+    // Contemplation: each answer's confidence and whether it is right.
+    std::vector<Graded> graded{};
     nlohmann::json per_question = nlohmann::json::array();
 };
+
+nlohmann::json optional_json(std::optional<double> v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
 
 std::vector<Item> read_items(const std::string& path, int limit) {
     std::ifstream in(path);
@@ -143,10 +150,12 @@ int run_eval(const EvalOptions& opt, const std::optional<Config>& config) {
             Answer got;
             int64_t tokens = 0;
             nlohmann::json how;  // the reply, or the whole contemplation trace
+            double confidence = 0;
             if (run.contemplate) {
                 auto r = contemplate(assistant, conversation, run.settings, {}, &interrupt_flag());
                 got = r.answer;
                 tokens = r.generated_tokens;
+                confidence = r.confidence;
                 if (opt.json) how = r.to_json();
             } else {
                 Reply reply =
@@ -162,6 +171,7 @@ int run_eval(const EvalOptions& opt, const std::optional<Config>& config) {
             run.answered += !got.empty();
             run.seconds += seconds;
             run.tokens += tokens;
+            if (run.contemplate) run.graded.push_back({confidence, correct});
             run.per_question.push_back({{"question", item.question},
                                         {"expected", item.answer},
                                         {"answer", got.display},
@@ -189,19 +199,32 @@ int run_eval(const EvalOptions& opt, const std::optional<Config>& config) {
                                     {"answered", r.answered},
                                     {"mean_seconds", r.seconds / n},
                                     {"mean_tokens", static_cast<double>(r.tokens) / n},
+                                    {"brier_score", optional_json(brier_score(r.graded))},
+                                    {"confidence_auroc", optional_json(confidence_auroc(r.graded))},
                                     {"results", r.per_question}});
         }
         std::cout << out.dump(2) << "\n";
         return 0;
     }
     std::printf("%zu questions from %s\n\n", items.size(), opt.data.c_str());
-    std::printf("%-34s %16s %14s %16s\n", "mode", "accuracy", "s/question", "tokens/question");
+    std::printf("%-34s %16s %11s %16s %6s %6s\n", "mode", "accuracy", "s/question",
+                "tokens/question", "Brier", "AUROC");
+    auto figure = [](std::optional<double> v) {
+        char buf[16] = "-";
+        if (v) std::snprintf(buf, sizeof buf, "%.3f", *v);
+        return std::string(buf);
+    };
     for (const auto& r : runs) {
         char acc[32];
         std::snprintf(acc, sizeof acc, "%.1f%% (%d)", 100.0 * r.correct / n, r.correct);
-        std::printf("%-34s %16s %14.3f %16.1f\n", r.name.c_str(), acc, r.seconds / n,
-                    static_cast<double>(r.tokens) / n);
+        std::printf("%-34s %16s %11.3f %16.1f %6s %6s\n", r.name.c_str(), acc, r.seconds / n,
+                    static_cast<double>(r.tokens) / n, figure(brier_score(r.graded)).c_str(),
+                    figure(confidence_auroc(r.graded)).c_str());
     }
+    std::printf(
+        "\nBrier: mean squared gap between confidence and outcome (lower is better). AUROC: how\n"
+        "often a right answer got more confidence than a wrong one (0.5: the confidence says\n"
+        "nothing).\n");
     return 0;
 }
 

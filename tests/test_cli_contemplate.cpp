@@ -251,10 +251,30 @@ TEST(CliEval, JsonHasTheTextOfQuickAnswersAndTheTraceOfContemplations) {
                       std::string::npos);
         }
     }
+    double squared_misses = 0;
+    std::vector<std::pair<double, bool>> graded;
     for (const auto& contemplated : j["modes"][1]["results"]) {
         ASSERT_TRUE(contemplated.contains("trace"));
         EXPECT_EQ(contemplated["trace"]["chains"].size(), 2u);
         EXPECT_EQ(contemplated["trace"]["answer"], contemplated["answer"]);
+        const double confidence = contemplated["trace"]["confidence"].get<double>();
+        const bool correct = contemplated["correct"].get<bool>();
+        squared_misses += (confidence - correct) * (confidence - correct);
+        graded.emplace_back(confidence, correct);
+    }
+    // How well the confidence matched the outcomes: only contemplation reports one.
+    EXPECT_TRUE(j["modes"][0]["brier_score"].is_null());
+    EXPECT_TRUE(j["modes"][0]["confidence_auroc"].is_null());
+    EXPECT_NEAR(j["modes"][1]["brier_score"].get<double>(), squared_misses / 2, 1e-9);
+    if (graded[0].second == graded[1].second) {
+        EXPECT_TRUE(j["modes"][1]["confidence_auroc"].is_null());
+    } else {
+        const auto& [right, wrong] =
+            graded[0].second ? std::pair(graded[0], graded[1]) : std::pair(graded[1], graded[0]);
+        const double expected = right.first > wrong.first    ? 1.0
+                                : right.first == wrong.first ? 0.5
+                                                             : 0.0;
+        EXPECT_DOUBLE_EQ(j["modes"][1]["confidence_auroc"].get<double>(), expected);
     }
 }
 

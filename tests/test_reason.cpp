@@ -2,10 +2,14 @@
 // re-checking of arithmetic claims in chains.
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 #include "engine/error.h"
 #include "reason/answer.h"
 #include "reason/arithmetic_check.h"
 #include "reason/calculator.h"
+#include "reason/calibration.h"
 #include "reason/rational.h"
 
 namespace ponder {
@@ -150,6 +154,47 @@ TEST(ArithmeticCheck, NumbersBeyondExactArithmeticAreNotClaims) {
     ASSERT_EQ(claims.size(), 2u);
     EXPECT_EQ(claims[0].expression, "2 + 2");
     EXPECT_EQ(claims[1].expression, "3 * 3");
+}
+
+TEST(Calibration, BrierScoreAndAurocOfConfidence) {
+    const std::vector<Graded> separated = {{0.9, true}, {0.9, true}, {0.1, false}};
+    EXPECT_DOUBLE_EQ(*confidence_auroc(separated), 1.0);
+    EXPECT_NEAR(*brier_score(separated), 0.01, 1e-12);
+    const std::vector<Graded> reversed = {{0.2, true}, {0.7, false}};
+    EXPECT_DOUBLE_EQ(*confidence_auroc(reversed), 0.0);
+    const std::vector<Graded> constant = {{0.5, true}, {0.5, false}, {0.5, false}};
+    EXPECT_DOUBLE_EQ(*confidence_auroc(constant), 0.5);
+    EXPECT_DOUBLE_EQ(*brier_score(constant), 0.25);
+    // A tie between a right and a wrong answer counts half: (1 + 1 + 0.5 + 1) / 4.
+    const std::vector<Graded> tied = {{0.8, true}, {0.5, true}, {0.5, false}, {0.2, false}};
+    EXPECT_DOUBLE_EQ(*confidence_auroc(tied), 0.875);
+    // Undefined without both kinds of answer, or without answers.
+    EXPECT_FALSE(confidence_auroc(std::vector<Graded>{{0.3, true}, {0.9, true}}));
+    EXPECT_FALSE(brier_score({}));
+
+    // Against counting every (right, wrong) pair, on sets with many ties.
+    std::mt19937 rng(7);
+    for (int trial = 0; trial < 50; ++trial) {
+        std::vector<Graded> set(1 + rng() % 120);
+        for (auto& g : set) {
+            g.confidence = static_cast<double>(rng() % 11) / 10;
+            g.correct = rng() % 3 != 0;
+        }
+        double pairs = 0, wins = 0;
+        for (const auto& a : set)
+            for (const auto& b : set)
+                if (a.correct && !b.correct) {
+                    ++pairs;
+                    wins += a.confidence > b.confidence    ? 1
+                            : a.confidence == b.confidence ? 0.5
+                                                           : 0;
+                }
+        const auto auroc = confidence_auroc(set);
+        ASSERT_EQ(auroc.has_value(), pairs > 0) << trial;
+        if (auroc) {
+            EXPECT_NEAR(*auroc, wins / pairs, 1e-12) << trial;
+        }
+    }
 }
 
 }  // namespace
