@@ -15,18 +15,16 @@ namespace ponder {
 // Activations of one forward pass, sized for n_batch tokens at construction so that decoding
 // allocates nothing per token.
 struct Context::Scratch {
-    std::vector<float> x;     // residual stream [n][n_embd]
-    std::vector<float> xn;    // normalised input of a block [n][n_embd]
-    std::vector<float> q;     // [n][n_head * head_dim_k]
-    std::vector<float> k;     // [n][n_head_kv * head_dim_k]
-    std::vector<float> v;     // [n][n_head_kv * head_dim_v]
-    std::vector<float> attn;  // [n][n_head * head_dim_v]
-    std::vector<float> proj;  // output of wo / down [n][n_embd]
-    std::vector<float> gate;  // [n][n_ff]
-    std::vector<float> up;    // [n][n_ff]
-    std::vector<float> rope;  // per token cos/sin [n][n_rot]
-    std::vector<Pos> pos;
-    std::vector<SeqId> seq;
+    std::vector<float> x;                      // residual stream [n][n_embd]
+    std::vector<float> xn;                     // normalised input of a block [n][n_embd]
+    std::vector<float> q;                      // [n][n_head * head_dim_k]
+    std::vector<float> k;                      // [n][n_head_kv * head_dim_k]
+    std::vector<float> v;                      // [n][n_head_kv * head_dim_v]
+    std::vector<float> attn;                   // [n][n_head * head_dim_v]
+    std::vector<float> proj;                   // output of wo / down [n][n_embd]
+    std::vector<float> gate;                   // [n][n_ff]
+    std::vector<float> up;                     // [n][n_ff]
+    std::vector<float> rope;                   // per token cos/sin [n][n_rot]
     std::vector<std::vector<int32_t>> by_seq;  // per sequence of the pass: its cells by position
     std::vector<int32_t> visible;              // the cells each token attends to, concatenated
     std::vector<size_t> visible_begin;         // per token: its range of `visible`
@@ -225,19 +223,12 @@ void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
     const int64_t attn_dim = c.n_head * hd_v, group = c.n_head / c.n_head_kv;
     const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd_k));
 
-    s.seq.resize(static_cast<size_t>(n));
-    s.pos.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-        s.seq[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].seq;
-        s.pos[static_cast<size_t>(i)] = entries[static_cast<size_t>(i)].pos;
-    }
-
     // Each token attends to the cells of its own sequence at or before its position, in
     // position order whatever cells they landed in (freed cells are reused): results then do
     // not depend on what other sequences did. One scan of the cache lists each sequence's
     // cells; a token sees a prefix of its sequence's list.
     uint64_t wanted = 0;
-    for (const SeqId sq : s.seq) wanted |= uint64_t{1} << sq;
+    for (const BatchEntry& e : entries) wanted |= uint64_t{1} << e.seq;
     if (s.by_seq.empty()) s.by_seq.resize(KvCache::kMaxSequences);
     for (uint64_t bits = wanted; bits != 0; bits &= bits - 1)
         s.by_seq[static_cast<size_t>(__builtin_ctzll(bits))].clear();
@@ -255,10 +246,10 @@ void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
     s.visible_begin.resize(static_cast<size_t>(n));
     s.visible_end.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        const Pos p = s.pos[static_cast<size_t>(i)];
-        const auto& list = s.by_seq[static_cast<size_t>(s.seq[static_cast<size_t>(i)])];
+        const BatchEntry& e = entries[static_cast<size_t>(i)];
+        const auto& list = s.by_seq[static_cast<size_t>(e.seq)];
         const auto seen = std::partition_point(list.begin(), list.end(),
-                                               [&](int32_t c) { return kv_.cell(c).pos <= p; });
+                                               [&](int32_t c) { return kv_.cell(c).pos <= e.pos; });
         s.visible_begin[static_cast<size_t>(i)] = s.visible.size();
         s.visible.insert(s.visible.end(), list.begin(), seen);
         s.visible_end[static_cast<size_t>(i)] = s.visible.size();
@@ -273,7 +264,7 @@ void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
         for (; i + run < n; ++run) {
             const auto a = static_cast<size_t>(i + run - 1), b = static_cast<size_t>(i + run);
             const size_t na = s.visible_end[a] - s.visible_begin[a];
-            if (s.seq[b] != s.seq[a] || s.visible_end[b] - s.visible_begin[b] <= na ||
+            if (entries[b].seq != entries[a].seq || s.visible_end[b] - s.visible_begin[b] <= na ||
                 !std::equal(s.visible.begin() + static_cast<std::ptrdiff_t>(s.visible_begin[a]),
                             s.visible.begin() + static_cast<std::ptrdiff_t>(s.visible_end[a]),
                             s.visible.begin() + static_cast<std::ptrdiff_t>(s.visible_begin[b])))
@@ -302,10 +293,23 @@ void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
         for (int64_t i = i0; i < i1; ++i) {
             weight_row(model_->token_embedding(), entries[static_cast<size_t>(i)].token,
                        s.x.data() + i * E);
-            rope_cache(c.rope, static_cast<float>(s.pos[static_cast<size_t>(i)]),
+            rope_cache(c.rope, static_cast<float>(entries[static_cast<size_t>(i)].pos),
                        s.rope.data() + i * n_rot);
         }
     });
+
+    // Multiply-adds of an attention step (scores and weighted values, doubled for the F16
+    // keys), the same at every layer until the last one drops the rows without logits.
+    auto attention_work_of_tiles = [&] {
+        int64_t work = 0;
+        for (const auto& [first, count] : s.tiles) {
+            const auto last = static_cast<size_t>(first + count - 1);
+            work += 2 * count * static_cast<int64_t>(s.visible_end[last] - s.visible_begin[last]) *
+                    c.n_head * (hd_k + hd_v);
+        }
+        return work;
+    };
+    int64_t attention_work = attention_work_of_tiles();
 
     const auto& layers = model_->layers();
     for (size_t l = 0; l < layers.size(); ++l) {
@@ -368,20 +372,16 @@ void Context::run_pass(Scratch& s, KernelScratch& kernels, ThreadPool& pool,
             // The remaining rows attend one by one.
             s.tiles.clear();
             for (int64_t j = 0; j < n; ++j) s.tiles.emplace_back(j, 1);
+            attention_work = attention_work_of_tiles();
         }
 
         // One task per tile and KV head: the query heads of a group share its K and V rows,
         // and so do the tokens of a tile. A token alone (generation) goes through attend.
         const auto n_tiles = static_cast<int64_t>(s.tiles.size());
-        int64_t work = 0;  // multiply-adds of scores and weighted values, doubled (F16 keys)
-        for (const auto& [first, count] : s.tiles) {
-            const auto last = static_cast<size_t>(first + count - 1);
-            work += 2 * count * static_cast<int64_t>(s.visible_end[last] - s.visible_begin[last]) *
-                    c.n_head * (hd_k + hd_v);
-        }
         const int64_t tasks = n_tiles * c.n_head_kv;
         pool.parallel_for(
-            tasks, work < kMinWorkToSplit ? tasks : 0, [&](int64_t t0, int64_t t1, int thread) {
+            tasks, attention_work < kMinWorkToSplit ? tasks : 0,
+            [&](int64_t t0, int64_t t1, int thread) {
                 float* scores = s.scores[static_cast<size_t>(thread)].data();
                 for (int64_t t = t0; t < t1; ++t) {
                     const auto [first, count] = s.tiles[static_cast<size_t>(t / c.n_head_kv)];
